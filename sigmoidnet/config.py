@@ -70,7 +70,7 @@ class DataConfig(_Strict):
     def _check_source(self) -> DataConfig:
         random_only = {"n_samples", "n_features", "n_labels"}
         file_only = {"path", "labels", "features", "val_path"}
-        given = self.model_fields_set
+        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
         if self.source == "random":
             bad = sorted(given & file_only)
             if bad:
@@ -162,7 +162,17 @@ class Config(_Strict):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The resolved config as plain data, without the keys that do not apply to the
+        data source (so that it validates again as it is)."""
+        out = self.model_dump(mode="json")
+        irrelevant = (
+            ("path", "labels", "features", "val_path")
+            if self.data.source == "random"
+            else ("n_samples", "n_features", "n_labels")
+        )
+        for key in irrelevant:
+            out["data"].pop(key, None)
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
@@ -181,7 +191,11 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 _StrictLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    k: [
+        (tag, rx)
+        for tag, rx in v
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")
+    ]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
@@ -202,7 +216,7 @@ _StrictLoader.add_implicit_resolver(
 def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
@@ -218,7 +232,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _n
 def parse_yaml(text: str, where: str) -> Any:
     """Parse one YAML document strictly; errors name `where` and line:column."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
@@ -324,7 +338,9 @@ def _format_errors(errors: list[Any]) -> list[str]:
                 want = _expected(e["msg"])
                 if want not in wants:
                     wants.append(want)
-            out.append(f"{path}: expected {' or '.join(wants)}; got {_describe(first.get('input'))}")
+            out.append(
+                f"{path}: expected {' or '.join(wants)}; got {_describe(first.get('input'))}"
+            )
     return out
 
 

@@ -1,0 +1,122 @@
+"""Using a trained model: `eval` (metrics on held-out or given data) and `predict` (batch
+scoring to CSV/Parquet/JSONL). The model is rebuilt from the artifact alone."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sigmoidnet import artifact as art_mod
+from sigmoidnet.activation import sigmoid_array
+from sigmoidnet.artifact import Artifact
+from sigmoidnet.data import PredictionWriter, iter_batches, load_dataset
+from sigmoidnet.errors import DataError, UsageError
+from sigmoidnet.evaluation import EvalReport, evaluate_logits
+from sigmoidnet.rundir import MODEL, find_run
+
+
+@dataclass
+class EvalResult:
+    report: EvalReport
+    model_path: str
+    data_desc: str
+
+
+@dataclass
+class PredictStats:
+    rows: int
+    seconds: float
+
+
+def _logits(art: Artifact, x: np.ndarray | torch.Tensor, normalized: bool) -> torch.Tensor:
+    """(n, F) features → (n, L) float32 logits on the CPU."""
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    if not normalized:
+        xt = art.normalize(xt.clone() if isinstance(x, torch.Tensor) else xt)
+    with torch.inference_mode():
+        out: torch.Tensor = art.model(xt)
+    return out.float()
+
+
+def evaluate_model(
+    run: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    data: str | Path | None = None,
+) -> EvalResult:
+    """Evaluate `checkpoint` (or `run`'s model, or the latest run's) on `data`, or on the
+    held-out rows the run was validated on (rebuilt from the config and seed it carries)."""
+    path = Path(checkpoint) if checkpoint is not None else find_run(run) / MODEL
+    art = art_mod.load(path)
+    if data is not None:
+        chunks, targets = [], []
+        for b in iter_batches(str(data), art.feature_names, label_names=art.label_names):
+            chunks.append(_logits(art, b.x, normalized=False))
+            assert b.y is not None  # requested labels are always returned
+            targets.append(torch.from_numpy(b.y))
+        if not chunks:
+            raise DataError(str(data), "no rows to evaluate")
+        logits, y = torch.cat(chunks), torch.cat(targets)
+        desc = str(data)
+    else:
+        cfg = art.config
+        ds = load_dataset(cfg)  # deterministic from the config and its seed
+        if ds.x_val is None or ds.y_val is None or ds.x_val.shape[0] == 0:
+            raise UsageError(
+                str(path),
+                "this model's run has no held-out data (val_fraction 0, no val_path); "
+                "pass --data FILE",
+            )
+        # load_dataset normalized with the same training-split statistics the artifact holds
+        logits, y = _logits(art, ds.x_val, normalized=True), ds.y_val
+        desc = (
+            f"held-out data of {cfg.data.val_path}"
+            if cfg.data.val_path
+            else f"{ds.x_val.shape[0]} held-out rows of {cfg.data.path or 'random data'}"
+        )
+    report = evaluate_logits(logits, y, art.thresholds, art.label_names)
+    return EvalResult(report, str(path), desc)
+
+
+def predict_file(
+    checkpoint: str | Path,
+    data: str | Path,
+    out: str | Path | None,
+    threshold: float | None = None,
+    keep: list[str] | None = None,
+    batch_rows: int = 65536,
+) -> PredictStats:
+    """Score every row of `data` in order, in batches; write `--keep` columns, then
+    `p_<label>` probabilities and `<label>_pred` decisions."""
+    import pyarrow as pa
+
+    art = art_mod.load(checkpoint)
+    keep = keep or []
+    names = art.label_names
+    clash = [c for c in keep if c in {f"p_{n}" for n in names} | {f"{n}_pred" for n in names}]
+    if clash:
+        raise UsageError("--keep", f"column {clash[0]!r} clashes with an output column")
+    thresholds = np.array(
+        [threshold] * len(names) if threshold is not None else art.thresholds, dtype=np.float64
+    )
+    t0 = time.perf_counter()
+    rows = 0
+    with PredictionWriter(None if out is None else str(out)) as writer:
+        for b in iter_batches(str(data), art.feature_names, keep=keep, batch_rows=batch_rows):
+            logits = _logits(art, b.x, normalized=False).numpy().astype(np.float64)
+            probs = sigmoid_array(logits)  # exact, (n, L)
+            decisions = (probs >= thresholds).astype(np.int8)
+            cols: dict[str, pa.Array] = {}
+            if b.keep is not None:
+                for c in keep:
+                    cols[c] = b.keep.column(c)
+            for j, n in enumerate(names):
+                cols[f"p_{n}"] = pa.array(probs[:, j])
+            for j, n in enumerate(names):
+                cols[f"{n}_pred"] = pa.array(decisions[:, j])
+            writer.write(pa.table(cols))
+            rows += b.x.shape[0]
+    return PredictStats(rows, time.perf_counter() - t0)

@@ -1,0 +1,74 @@
+"""The MLP. No I/O: built from sizes, returns logits; the Sigmoid is applied at inference.
+
+Layer creation order is the tutorial's (fc1, then fc2, ...), so with the same seed the
+initial weights are the tutorial's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+}
+
+
+class MLP(nn.Module):
+    """input → [Linear → activation → Dropout] × len(hidden_sizes) → Linear → logits.
+
+    `hidden_sizes=[]` is logistic regression. `forward` returns logits (B, output_size);
+    `predict_proba` applies the Sigmoid.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}")
+        self.input_size = input_size
+        self.hidden_sizes = list(hidden_sizes)
+        self.output_size = output_size
+        layers: list[nn.Module] = []
+        width = input_size
+        for h in self.hidden_sizes:
+            layers.append(nn.Linear(width, h))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, output_size))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, input_size) → (B, output_size) logits
+        out: torch.Tensor = self.net(x)
+        return out
+
+    @torch.inference_mode()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.forward(x))
+
+
+def build_model(
+    input_size: int,
+    hidden_sizes: Sequence[int],
+    output_size: int,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> MLP:
+    return MLP(input_size, hidden_sizes, output_size, activation, dropout)

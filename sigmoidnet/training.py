@@ -1,0 +1,352 @@
+"""The training recipe: `prepare` (data, model, optimizer) → `fit` (the epoch loop).
+
+The engine keeps the data as contiguous tensors on the training device, gathers one
+shuffled copy per epoch into a reused buffer, cuts mini-batches as views, sums the loss on
+the device and reads it once per epoch (no host synchronisation inside an epoch). It never
+prints: progress and epoch rows go to callbacks, files to a `RunSink`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from sigmoidnet.artifact import Artifact
+from sigmoidnet.config import Config
+from sigmoidnet.data import Dataset, load_dataset
+from sigmoidnet.errors import DataError, DivergenceError, UsageError
+from sigmoidnet.evaluation import epoch_metrics
+from sigmoidnet.model import MLP, build_model
+
+EVAL_CHUNK = 1 << 16  # rows per forward pass when scoring the validation set
+
+
+class RunSink(Protocol):
+    """Where `fit` writes what it produces (the run directory, or nothing in tests)."""
+
+    def log_epoch(self, row: dict[str, Any]) -> None: ...
+    def save_model(self, artifact: Artifact) -> None: ...
+
+
+class NullSink:
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        pass
+
+    def save_model(self, artifact: Artifact) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# setup
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` → cuda if available, else mps, else cpu; an unavailable device is exit 2."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError("device", f"'{name}' requested but CUDA is not available here")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise UsageError(
+                "device", f"'{name}' requested but only {torch.cuda.device_count()} GPU(s) exist"
+            )
+        return torch.device(name)
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UsageError("device", "'mps' requested but MPS is not available here")
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def make_optimizer(model: nn.Module, cfg: Config, device: torch.device) -> torch.optim.Optimizer:
+    t = cfg.train
+    params = model.parameters()
+    # fused kernels: one op per step for all parameters (CPU and CUDA)
+    fused = device.type in ("cpu", "cuda")
+    if t.optimizer == "adam":
+        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
+    return torch.optim.SGD(
+        params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, fused=fused
+    )
+
+
+def pos_weight_tensor(cfg: Config, y_train: torch.Tensor) -> torch.Tensor | None:
+    """`auto` = negatives/positives per label on the training split (1 where no positives)."""
+    pw = cfg.train.pos_weight
+    if pw is None:
+        return None
+    if pw == "auto":
+        pos = y_train.sum(dim=0, dtype=torch.float64)
+        neg = y_train.shape[0] - pos
+        w = torch.where(pos > 0, neg / pos.clamp(min=1), torch.ones_like(pos))
+        return w.to(torch.float32)
+    if len(pw) != y_train.shape[1]:
+        raise DataError(
+            "train.pos_weight",
+            f"{len(pw)} values given but the data has {y_train.shape[1]} label(s)",
+        )
+    return torch.tensor(pw, dtype=torch.float32)
+
+
+@dataclass
+class Setup:
+    """Everything `fit` needs, all validated: nothing has been written yet."""
+
+    cfg: Config
+    device: torch.device
+    data: Dataset
+    model: MLP
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.BCEWithLogitsLoss
+    x_train: torch.Tensor  # (N, F) on device (or pinned host memory when it does not fit)
+    y_train: torch.Tensor  # (N, L)
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    on_device: bool = True
+
+
+def _fits_on_device(device: torch.device, nbytes: int) -> bool:
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    # room for the data, one shuffled copy of it, and the model's working memory
+    return 2.5 * nbytes < free
+
+
+def prepare(cfg: Config, device: str | None = None) -> Setup:
+    """Seed, load and check the data, build the model and optimizer (the tutorial's order:
+    seed → data → layers)."""
+    dev = resolve_device(device or cfg.device)
+    seed_everything(cfg.seed)
+    data = load_dataset(cfg)
+    n_features, n_labels = data.x_train.shape[1], data.y_train.shape[1]
+    m = cfg.model
+    model = build_model(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
+    model.to(dev)
+    pw = pos_weight_tensor(cfg, data.y_train)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pw is None else pw.to(dev))
+
+    nbytes = data.x_train.nbytes + data.y_train.nbytes
+    on_device = _fits_on_device(dev, nbytes)
+    if on_device:
+        x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    else:  # stream batches from pinned host memory
+        x_train, y_train = data.x_train.pin_memory(), data.y_train.pin_memory()
+    x_val = data.x_val.to(dev) if data.x_val is not None and on_device else data.x_val
+    y_val = data.y_val.to(dev) if data.y_val is not None and on_device else data.y_val
+    optimizer = make_optimizer(model, cfg, dev)
+    return Setup(
+        cfg, dev, data, model, optimizer, loss_fn, x_train, y_train, x_val, y_val, on_device
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# one step, one epoch
+
+
+class _Precision:
+    """Autocast context and grad scaler for `train.precision` (fp32 = neither)."""
+
+    def __init__(self, precision: str, device: torch.device) -> None:
+        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.device_type = device.type
+        self.scaler = (
+            torch.amp.GradScaler(device.type)
+            if precision == "fp16" and device.type == "cuda"
+            else None
+        )
+
+    def autocast(self) -> Any:
+        if self.dtype is None:
+            return _NULL_CTX
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+
+class _NullCtx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+_NULL_CTX = _NullCtx()
+
+
+def train_step(s: Setup, xb: torch.Tensor, yb: torch.Tensor, prec: _Precision) -> torch.Tensor:
+    """Forward, loss, backward, update; returns the detached batch loss (no sync)."""
+    with prec.autocast():
+        logits = s.model(xb)  # (B, L)
+    loss = s.loss_fn(logits.float(), yb)
+    s.optimizer.zero_grad(set_to_none=True)
+    if prec.scaler is not None:
+        prec.scaler.scale(loss).backward()
+        prec.scaler.step(s.optimizer)
+        prec.scaler.update()
+    else:
+        loss.backward()
+        s.optimizer.step()
+    return loss.detach()
+
+
+@dataclass
+class _EpochState:
+    gen: torch.Generator
+    buf_x: torch.Tensor | None = None
+    buf_y: torch.Tensor | None = None
+
+
+def train_epoch(
+    s: Setup,
+    state: _EpochState,
+    prec: _Precision,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """One pass over the training rows in a fresh seeded order; returns the mean loss as a
+    0-d tensor on the device (read by the caller once per epoch)."""
+    s.model.train()
+    x, y = s.x_train, s.y_train
+    n, bs = x.shape[0], s.cfg.train.batch_size
+    if bs < n:  # one shuffled copy per epoch into a reused buffer; batches are views of it
+        perm = torch.randperm(n, generator=state.gen).to(x.device, non_blocking=True)
+        if state.buf_x is None or state.buf_y is None:
+            state.buf_x, state.buf_y = torch.empty_like(x), torch.empty_like(y)
+        torch.index_select(x, 0, perm, out=state.buf_x)
+        torch.index_select(y, 0, perm, out=state.buf_y)
+        x, y = state.buf_x, state.buf_y
+    n_batches = math.ceil(n / bs)
+    losses = torch.empty(n_batches, device=s.device)
+    report_every = max(1, n_batches // 100)
+    dev = s.device
+    for i in range(n_batches):
+        xb, yb = x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]
+        if not s.on_device:
+            xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+        losses[i] = train_step(s, xb, yb, prec)
+        if on_progress is not None and (i + 1) % report_every == 0:
+            on_progress(min((i + 1) * bs, n), n)
+    # the last batch may be short: weight each batch loss by its rows
+    if n % bs:
+        weights = torch.full((n_batches,), float(bs), device=s.device)
+        weights[-1] = n % bs
+        return (losses * weights).sum() / n
+    return losses.mean()
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Logits for every row, in chunks; (N, F) → (N, L) on `device`."""
+    model.eval()
+    outs = [model(x[i : i + EVAL_CHUNK].to(device)) for i in range(0, x.shape[0], EVAL_CHUNK)]
+    return torch.cat(outs).float()
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best: dict[str, Any] = field(default_factory=dict)
+    artifact: Artifact | None = None
+    seconds: float = 0.0
+
+
+def make_artifact(s: Setup, epoch: int, metrics: dict[str, Any]) -> Artifact:
+    import copy
+
+    model = copy.deepcopy(s.model).to("cpu").eval()
+    return Artifact(
+        model=model,
+        config=s.cfg,
+        feature_names=s.data.feature_names,
+        label_names=s.data.label_names,
+        thresholds=[0.5] * len(s.data.label_names),
+        mean=s.data.mean,
+        std=s.data.std,
+        epoch=epoch,
+        metrics=metrics,
+    )
+
+
+def fit(
+    s: Setup,
+    sink: RunSink | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Train for `train.epochs`; keep the model with the best validation loss (the last
+    without validation). A non-finite training loss stops with `DivergenceError` after the
+    last good model has been saved."""
+    sink = sink or NullSink()
+    cfg = s.cfg
+    gen = torch.Generator().manual_seed(cfg.seed)
+    state = _EpochState(gen)
+    prec = _Precision(cfg.train.precision, s.device)
+    result = FitResult()
+    best_val = math.inf
+    started = time.perf_counter()
+    n_train = s.x_train.shape[0]
+    for epoch in range(1, cfg.train.epochs + 1):
+        t0 = time.perf_counter()
+        loss_t = train_epoch(s, state, prec, on_progress)
+        train_loss = float(loss_t)  # the one host sync of the epoch
+        train_seconds = time.perf_counter() - t0
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
+        if not math.isfinite(train_loss):
+            kept = (
+                f"kept the model of epoch {result.best_epoch}"
+                if result.best_epoch
+                else ("no model was saved")
+            )
+            raise DivergenceError(
+                f"epoch {epoch}", f"training loss is {train_loss}; stopped ({kept})"
+            )
+        if s.x_val is not None and s.y_val is not None and s.x_val.shape[0] > 0:
+            logits = predict_logits(s.model, s.x_val, s.device)
+            yv = s.y_val.to(logits.device)
+            row.update(epoch_metrics(logits, yv))
+        seconds = time.perf_counter() - t0
+        row["seconds"] = round(seconds, 6)
+        row["rows_per_s"] = round(n_train / train_seconds, 1) if train_seconds > 0 else None
+        result.history.append(row)
+        sink.log_epoch(row)
+        val_loss = row.get("val_loss")
+        improved = val_loss is None or (math.isfinite(val_loss) and val_loss < best_val)
+        if improved:
+            if val_loss is not None:
+                best_val = val_loss
+            result.best_epoch = epoch
+            result.best = row
+            result.artifact = make_artifact(s, epoch, row)
+            sink.save_model(result.artifact)
+        if on_epoch is not None:
+            on_epoch(row)
+    result.seconds = time.perf_counter() - started
+    return result
