@@ -108,7 +108,7 @@ def predict_file(
         for b in iter_batches(str(data), art.feature_names, keep=keep, batch_rows=batch_rows):
             logits = _logits(art, b.x, normalized=False).numpy().astype(np.float64)
             probs = sigmoid_array(logits)  # exact, (n, L)
-            decisions = (probs >= thresholds).astype(np.int8)
+            decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold
             cols: dict[str, pa.Array] = {}
             if b.keep is not None:
                 for c in keep:
