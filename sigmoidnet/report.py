@@ -169,47 +169,63 @@ class TrainReporter:
 # eval
 
 
+_EVAL_TABLES = (
+    (
+        "at the decision threshold",
+        [
+            ("label", "name"),
+            ("rows", "n_rows"),
+            ("prevalence", "prevalence"),
+            ("threshold", "threshold"),
+            ("accuracy", "accuracy"),
+            ("precision", "precision"),
+            ("recall", "recall"),
+            ("F1", "f1"),
+        ],
+    ),
+    (
+        "ranking and calibration",
+        [
+            ("label", "name"),
+            ("ROC-AUC", "roc_auc"),
+            ("PR-AUC", "pr_auc"),
+            ("Brier", "brier"),
+            ("ECE (15 bins)", "ece"),
+            ("log-loss", "log_loss"),
+        ],
+    ),
+)
+
+
 def eval_table(report: EvalReport, title: str) -> None:
+    """Two tables (they fit an 80-column terminal): one row per label, then the macro and
+    micro averages when there are several labels; n/a notes on stderr."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    cols = [
-        ("label", "name"),
-        ("rows", "n_rows"),
-        ("prev.", "prevalence"),
-        ("thr.", "threshold"),
-        ("acc", "accuracy"),
-        ("prec", "precision"),
-        ("recall", "recall"),
-        ("F1", "f1"),
-        ("ROC-AUC", "roc_auc"),
-        ("PR-AUC", "pr_auc"),
-        ("Brier", "brier"),
-        ("ECE", "ece"),
-        ("log-loss", "log_loss"),
-    ]
-    for head, _ in cols:
-        table.add_column(head, justify="left" if head == "label" else "right")
+    con = _console()
+    con.print(title)
     rows = [*report.labels]
     if len(report.labels) > 1:
         rows += [report.macro, report.micro]
-    for i, lm in enumerate(rows):
-        cells = []
-        for _, attr in cols:
-            v = getattr(lm, attr)
-            if attr == "name":
-                cells.append(str(v))
-            elif attr == "n_rows":
-                cells.append(f"{v:,}")
-            elif attr == "threshold" and v is None:
-                cells.append("")
-            else:
-                cells.append(fmt(v))
-        table.add_row(
-            *cells, end_section=(i == len(report.labels) - 1 and len(rows) > len(report.labels))
-        )
-    con = _console()
-    con.print(table)
+    for caption, cols in _EVAL_TABLES:
+        table = Table(title=caption, title_justify="left")
+        for head, _ in cols:
+            table.add_column(head, justify="left" if head == "label" else "right")
+        for i, lm in enumerate(rows):
+            cells = []
+            for _, attr in cols:
+                v = getattr(lm, attr)
+                if attr == "name":
+                    cells.append(str(v))
+                elif attr == "n_rows":
+                    cells.append(f"{v:,}")
+                elif attr == "threshold" and v is None:
+                    cells.append("")
+                else:
+                    cells.append(fmt(v))
+            last_label = i == len(report.labels) - 1 and len(rows) > len(report.labels)
+            table.add_row(*cells, end_section=last_label)
+        con.print(table)
     for n in report.notes:
         note(n)
 

@@ -127,6 +127,7 @@ class Setup:
     x_val: torch.Tensor | None
     y_val: torch.Tensor | None
     on_device: bool = True
+    allow_manual: bool = True  # the hand-derived train step where it applies (else autograd)
 
 
 def _fits_on_device(device: torch.device, nbytes: int) -> bool:
@@ -213,9 +214,89 @@ def train_step(s: Setup, xb: torch.Tensor, yb: torch.Tensor, prec: _Precision) -
     return loss.detach()
 
 
+class _ManualStep:
+    """The train step with hand-derived gradients for the common MLPs (fp32, no dropout,
+    relu/tanh/sigmoid/leaky_relu): about half the kernel launches of autograd, and no
+    graph to build or free. Mathematically the same update as `train_step`:
+    d(mean BCEWithLogits)/dz = (σ(z)·(1 + (w−1)·y) − w·y) / (B·L) with w the pos_weight.
+    """
+
+    SUPPORTED: tuple[str, ...] = ("relu", "tanh", "sigmoid", "leaky_relu")
+
+    def __init__(self, s: Setup) -> None:
+        self.s = s
+        self.linears = [m for m in s.model.net if isinstance(m, nn.Linear)]
+        self.activation = s.cfg.model.activation
+        self.slope = 0.01  # nn.LeakyReLU's default negative slope
+        pw = s.loss_fn.pos_weight
+        self.pos_weight = None if pw is None else pw.to(s.device)
+        for lin in self.linears:  # gradients are written in place, never reallocated
+            for p in (lin.weight, lin.bias):
+                p.grad = torch.zeros_like(p)
+
+    @classmethod
+    def applies(cls, s: Setup) -> bool:
+        m = s.cfg.model
+        return (
+            s.allow_manual
+            and m.dropout == 0
+            and m.activation in cls.SUPPORTED
+            and s.cfg.train.precision == "fp32"
+        )
+
+    def _act_(self, h: torch.Tensor) -> torch.Tensor:
+        a = self.activation
+        if a == "relu":
+            return h.relu_()
+        if a == "tanh":
+            return h.tanh_()
+        if a == "sigmoid":
+            return h.sigmoid_()
+        return torch.nn.functional.leaky_relu_(h, self.slope)
+
+    def _act_backward_(self, g: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        # the derivative written in terms of the activation's output `out`
+        a = self.activation
+        if a == "relu":
+            return torch.ops.aten.threshold_backward(g, out, 0.0)  # type: ignore[no-any-return]
+        if a == "tanh":
+            return g.mul_(1.0 - out * out)
+        if a == "sigmoid":
+            return g.mul_(out * (1.0 - out))
+        return torch.where(out > 0, g, g * self.slope)
+
+    @torch.no_grad()
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        lins = self.linears
+        acts = [xb]  # inputs of each Linear: (B, in_i)
+        h = xb
+        for lin in lins[:-1]:
+            h = self._act_(torch.addmm(lin.bias, h, lin.weight.t()))
+            acts.append(h)
+        z = torch.addmm(lins[-1].bias, h, lins[-1].weight.t())  # (B, L) logits
+        pw = self.pos_weight
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, yb, pos_weight=pw)
+        g = torch.sigmoid(z)
+        if pw is None:
+            g.sub_(yb)
+        else:
+            g.mul_(1.0 + (pw - 1.0) * yb).sub_(pw * yb)
+        g.mul_(1.0 / z.numel())
+        for i in range(len(lins) - 1, -1, -1):
+            lin = lins[i]
+            assert lin.weight.grad is not None and lin.bias.grad is not None
+            torch.mm(g.t(), acts[i], out=lin.weight.grad)
+            torch.sum(g, 0, out=lin.bias.grad)
+            if i > 0:
+                g = self._act_backward_(torch.mm(g, lin.weight), acts[i])
+        self.s.optimizer.step()
+        return loss
+
+
 @dataclass
 class _EpochState:
     gen: torch.Generator
+    manual: _ManualStep | None = None
     buf_x: torch.Tensor | None = None
     buf_y: torch.Tensor | None = None
 
@@ -240,13 +321,16 @@ def train_epoch(
         x, y = state.buf_x, state.buf_y
     n_batches = math.ceil(n / bs)
     losses = torch.empty(n_batches, device=s.device)
+    step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = (
+        state.manual if state.manual is not None else lambda a, b: train_step(s, a, b, prec)
+    )
     report_every = max(1, n_batches // 100)
     dev = s.device
     for i in range(n_batches):
         xb, yb = x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]
         if not s.on_device:
             xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
-        losses[i] = train_step(s, xb, yb, prec)
+        losses[i] = step(xb, yb)
         if on_progress is not None and (i + 1) % report_every == 0:
             on_progress(min((i + 1) * bs, n), n)
     # the last batch may be short: weight each batch loss by its rows
@@ -307,7 +391,7 @@ def fit(
     sink = sink or NullSink()
     cfg = s.cfg
     gen = torch.Generator().manual_seed(cfg.seed)
-    state = _EpochState(gen)
+    state = _EpochState(gen, _ManualStep(s) if _ManualStep.applies(s) else None)
     prec = _Precision(cfg.train.precision, s.device)
     result = FitResult()
     best_val = math.inf

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from sigmoidnet import artifact
+from sigmoidnet.artifact import Artifact
+from sigmoidnet.config import load_config
+from sigmoidnet.errors import CheckpointError
+from sigmoidnet.model import build_model
+
+
+def make(tmp_path: Path, normalized: bool = True) -> tuple[Artifact, Path]:
+    torch.manual_seed(0)
+    cfg = load_config(None, ["data.n_features=5", "data.n_labels=3", "model.hidden_sizes=[7, 4]"])
+    model = build_model(5, [7, 4], 3).eval()
+    art = Artifact(
+        model=model,
+        config=cfg,
+        feature_names=[f"f{i}" for i in range(5)],
+        label_names=["a", "b", "c"],
+        thresholds=[0.5, 0.3, 0.7],
+        mean=torch.randn(5) if normalized else None,
+        std=torch.rand(5) + 0.5 if normalized else None,
+        epoch=4,
+        metrics={"val_loss": 0.25},
+    )
+    path = tmp_path / "model.safetensors"
+    artifact.save(art, path)
+    return art, path
+
+
+def test_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
+    art, path = make(tmp_path)
+    back = artifact.load(path)
+    x = torch.randn(11, 5)
+    torch.testing.assert_close(
+        back.model.predict_proba(back.normalize(x.clone())),
+        art.model.predict_proba(art.normalize(x.clone())),
+        rtol=0,
+        atol=0,
+    )
+    assert back.feature_names == art.feature_names
+    assert back.label_names == ["a", "b", "c"]
+    assert back.thresholds == [0.5, 0.3, 0.7]
+    assert back.epoch == 4 and back.metrics == {"val_loss": 0.25}
+    assert back.config == art.config
+    assert back.mean is not None and torch.equal(back.mean, art.mean)  # type: ignore[arg-type]
+
+
+def test_without_normalization(tmp_path: Path) -> None:
+    _, path = make(tmp_path, normalized=False)
+    back = artifact.load(path)
+    assert back.mean is None and back.std is None
+    x = torch.randn(2, 5)
+    assert torch.equal(back.normalize(x.clone()), x)
+
+
+def test_no_temporary_files_left(tmp_path: Path) -> None:
+    make(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def expect(path: Path, fragment: str) -> None:
+    with pytest.raises(CheckpointError) as exc:
+        artifact.load(path)
+    assert exc.value.exit_code == 4
+    assert fragment in exc.value.message
+    assert "\n" not in exc.value.message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    expect(tmp_path / "nope.safetensors", "no such file")
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    _, path = make(tmp_path)
+    data = path.read_bytes()
+    for cut in (4, 100, len(data) - 10):
+        path.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError):
+            artifact.load(path)
+
+
+def test_not_safetensors(tmp_path: Path) -> None:
+    p = tmp_path / "x.safetensors"
+    p.write_text("hello, this is not a model at all")
+    expect(p, "not a safetensors file")
+
+
+def test_pickle_file_is_refused_without_unpickling(tmp_path: Path) -> None:
+    p = tmp_path / "evil.pt"
+    torch.save({"w": torch.zeros(2)}, p)
+    expect(p, "not a safetensors file")
+
+
+def test_foreign_safetensors(tmp_path: Path) -> None:
+    p = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(p))
+    expect(p, "not a sigmoidnet model")
+
+
+def test_newer_format(tmp_path: Path) -> None:
+    _, path = make(tmp_path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    meta["format_version"] = "99"
+    p = tmp_path / "newer.safetensors"
+    save_file(tensors, str(p), metadata=meta)
+    expect(p, "format version 99 is newer")
+
+
+def test_directory(tmp_path: Path) -> None:
+    expect(tmp_path, "is a directory")

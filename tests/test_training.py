@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from sigmoidnet import training
+from sigmoidnet.artifact import Artifact
+from sigmoidnet.config import load_config
+from sigmoidnet.errors import DivergenceError, UsageError
+from sigmoidnet.training import fit, pos_weight_tensor, prepare, resolve_device
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.saved: list[Artifact] = []
+
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def save_model(self, artifact: Artifact) -> None:
+        self.saved.append(artifact)
+
+
+def test_loss_falls_on_a_learnable_problem(learnable_config: Path) -> None:
+    cfg = load_config(learnable_config, ["train.epochs=15"])
+    sink = ListSink()
+    result = fit(prepare(cfg), sink)
+    losses = [r["train_loss"] for r in result.history]
+    assert losses[-1] < 0.6 * losses[0]
+    assert result.history[-1]["val_accuracy"] > 0.85
+    assert sink.rows == result.history
+    assert set(result.history[0]) == {
+        "epoch", "train_loss", "val_loss", "val_accuracy", "val_f1", "val_roc_auc",
+        "seconds", "rows_per_s",
+    }  # fmt: skip
+    # the saved model is the one with the best validation loss
+    best = min(result.history, key=lambda r: r["val_loss"])
+    assert result.best_epoch == best["epoch"]
+    assert sink.saved[-1].epoch == best["epoch"]
+
+
+def test_same_seed_same_result(learnable_config: Path) -> None:
+    def losses() -> list[float]:
+        cfg = load_config(learnable_config, ["train.epochs=3"])
+        return [r["train_loss"] for r in fit(prepare(cfg)).history]
+
+    assert losses() == losses()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_optimizers_train(learnable_config: Path, optimizer: str) -> None:
+    lr = "0.1" if optimizer == "sgd" else "0.01"
+    cfg = load_config(
+        learnable_config, [f"train.optimizer={optimizer}", f"train.lr={lr}", "train.epochs=4"]
+    )
+    hist = fit(prepare(cfg)).history
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+
+
+def test_partial_last_batch_is_weighted(learnable_config: Path) -> None:
+    # 320 training rows, batch 300: one full and one 20-row batch
+    cfg = load_config(learnable_config, ["train.batch_size=300", "train.epochs=1"])
+    s = prepare(cfg)
+    model_copy = training.make_artifact(s, 0, {}).model
+    loss = training.train_epoch(
+        s, training._EpochState(torch.Generator().manual_seed(cfg.seed)), training._Precision("fp32", s.device)
+    )
+    assert torch.isfinite(loss)
+    assert model_copy is not s.model
+
+
+def test_pos_weight_auto(learnable_config: Path) -> None:
+    cfg = load_config(learnable_config, ["train.pos_weight=auto"])
+    y = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    w = pos_weight_tensor(cfg, y)
+    assert w is not None
+    torch.testing.assert_close(w, torch.tensor([1.0, 3.0]))
+    cfg2 = load_config(learnable_config, ["train.pos_weight=[2, 0.5]"])
+    torch.testing.assert_close(pos_weight_tensor(cfg2, y), torch.tensor([2.0, 0.5]))
+
+
+def test_divergence_keeps_last_good_model(
+    learnable_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = training.train_epoch
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return torch.tensor(float("nan")) if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(training, "train_epoch", flaky)
+    sink = ListSink()
+    cfg = load_config(learnable_config, ["train.epochs=5"])
+    with pytest.raises(DivergenceError) as exc:
+        fit(prepare(cfg), sink)
+    assert exc.value.exit_code == 5
+    assert "epoch 3" in exc.value.message
+    assert len(sink.rows) == 2
+    assert sink.saved and sink.saved[-1].epoch in (1, 2)
+
+
+def test_device_errors() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_cuda_training(learnable_config: Path, precision: str) -> None:
+    cfg = load_config(learnable_config, ["device=cuda", f"train.precision={precision}"])
+    s = prepare(cfg)
+    assert s.x_train.is_cuda
+    hist = fit(s).history
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+
+
+@pytest.mark.parametrize(
+    ("activation", "hidden", "pos_weight"),
+    [
+        ("relu", "[16]", "null"),
+        ("relu", "[]", "null"),
+        ("tanh", "[8, 8]", "auto"),
+        ("sigmoid", "[8]", "[2.0, 0.5]"),
+        ("leaky_relu", "[8, 4]", "null"),
+    ],
+)
+def test_manual_step_matches_autograd(
+    learnable_config: Path, activation: str, hidden: str, pos_weight: str
+) -> None:
+    sets = [
+        f"model.activation={activation}",
+        f"model.hidden_sizes={hidden}",
+        f"train.pos_weight={pos_weight}",
+        "train.epochs=3",
+    ]
+    cfg = load_config(learnable_config, sets)
+    manual = prepare(cfg)
+    assert training._ManualStep.applies(manual)
+    auto = prepare(cfg)
+    auto.allow_manual = False
+    h_manual = fit(manual).history
+    h_auto = fit(auto).history
+    for a, b in zip(h_manual, h_auto, strict=True):
+        assert abs(a["train_loss"] - b["train_loss"]) < 1e-5
+        assert abs(a["val_loss"] - b["val_loss"]) < 1e-5
+    for p, q in zip(manual.model.parameters(), auto.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
