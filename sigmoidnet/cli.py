@@ -146,6 +146,10 @@ def eval_(
     data: Annotated[
         Path | None, typer.Option("--data", help="CSV/Parquet/NPZ file with features and labels.")
     ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="A --data column that is not a feature (an id), repeatable."),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Metrics of a trained model: per label and averaged (default: the latest run on its
@@ -156,7 +160,7 @@ def eval_(
 
     if run is not None and checkpoint is not None:
         raise UsageError("eval", "give --run or --checkpoint, not both")
-    result = evaluate_model(run=run, checkpoint=checkpoint, data=data)
+    result = evaluate_model(run=run, checkpoint=checkpoint, data=data, ignore=list(ignore or []))
     if json_:
         report.json_line(
             {"model": result.model_path, "data": result.data_desc, **result.report.to_dict()}

@@ -46,14 +46,19 @@ def evaluate_model(
     run: str | Path | None = None,
     checkpoint: str | Path | None = None,
     data: str | Path | None = None,
+    ignore: list[str] | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` (or `run`'s model, or the latest run's) on `data`, or on the
-    held-out rows the run was validated on (rebuilt from the config and seed it carries)."""
+    held-out rows the run was validated on (rebuilt from the config and seed it carries).
+    `ignore` names `data` columns that are neither features nor labels (ids)."""
     path = Path(checkpoint) if checkpoint is not None else find_run(run) / MODEL
     art = art_mod.load(path)
     if data is not None:
         chunks, targets = [], []
-        for b in iter_batches(str(data), art.feature_names, label_names=art.label_names):
+        batches = iter_batches(
+            str(data), art.feature_names, label_names=art.label_names, keep=ignore or []
+        )
+        for b in batches:
             chunks.append(_logits(art, b.x, normalized=False))
             assert b.y is not None  # requested labels are always returned
             targets.append(torch.from_numpy(b.y))
@@ -105,7 +110,15 @@ def predict_file(
     t0 = time.perf_counter()
     rows = 0
     with PredictionWriter(None if out is None else str(out)) as writer:
-        for b in iter_batches(str(data), art.feature_names, keep=keep, batch_rows=batch_rows):
+        batches = iter_batches(
+            str(data),
+            art.feature_names,
+            label_names=art.label_names,  # ignored when present: predict needs no labels
+            keep=keep,
+            batch_rows=batch_rows,
+            require_labels=False,
+        )
+        for b in batches:
             logits = _logits(art, b.x, normalized=False).numpy().astype(np.float64)
             probs = sigmoid_array(logits)  # exact, (n, L)
             decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold

@@ -211,7 +211,8 @@ def train_step(s: Setup, xb: torch.Tensor, yb: torch.Tensor, prec: _Precision) -
     else:
         loss.backward()
         s.optimizer.step()
-    return loss.detach()
+    detached: torch.Tensor = loss.detach()
+    return detached
 
 
 class _ManualStep:

@@ -40,7 +40,10 @@ def test_cli_import_leaves_torch_unimported() -> None:
 
 def test_python_m_sigmoidnet() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "sigmoidnet", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "sigmoidnet", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0 and __version__ in proc.stdout
 
@@ -103,7 +106,7 @@ def test_bad_config_exit_2_writes_nothing(
     args = ["train", "--config", str(learnable_config)]
     for s in sets:
         args += ["--set", s]
-    code, stdout, stderr = invoke(*args)
+    code, _stdout, stderr = invoke(*args)
     assert code == 2
     assert stderr.startswith("error: ") and fragment in stderr
     assert len(stderr.strip().splitlines()) == 1
@@ -128,7 +131,9 @@ def test_bad_data_exit_3_writes_nothing(learnable_config: Path, tmp_path: Path) 
 
 
 def test_config_show_and_schema(learnable_config: Path) -> None:
-    code, out, _ = invoke("config", "show", "--config", str(learnable_config), "--set", "train.lr=1e-4")
+    code, out, _ = invoke(
+        "config", "show", "--config", str(learnable_config), "--set", "train.lr=1e-4"
+    )
     assert code == 0
     assert "lr: 0.0001" in out
     code, out, _ = invoke("config", "schema")
@@ -156,7 +161,9 @@ def test_eval_latest_run_without_options(
 
 
 def test_eval_on_a_file_and_column_mismatch(trained_run: Path, learnable_csv: Path) -> None:
-    code, out, _ = invoke("eval", "--run", str(trained_run), "--data", str(learnable_csv), "--json")
+    code, out, _ = invoke(
+        "eval", "--run", str(trained_run), "--data", str(learnable_csv), "--ignore", "id", "--json"
+    )
     assert code == 0
     assert json.loads(out)["n_rows"] == 400
     bad = learnable_csv.with_name("bad.csv")
@@ -176,30 +183,47 @@ def test_eval_missing_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_corrupt_checkpoint_exit_4(tmp_path: Path, learnable_csv: Path) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 5)
-    for cmd in (["eval", "--checkpoint", str(bad)], ["predict", "--checkpoint", str(bad), "--data", str(learnable_csv)]):
+    for cmd in (
+        ["eval", "--checkpoint", str(bad)],
+        ["predict", "--checkpoint", str(bad), "--data", str(learnable_csv)],
+    ):
         code, _, stderr = invoke(*cmd)
         assert code == 4 and stderr.startswith("error: ") and len(stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
-def test_predict_round_trip(trained_run: Path, learnable_csv: Path, tmp_path: Path, suffix: str) -> None:
+def test_predict_round_trip(
+    trained_run: Path, learnable_csv: Path, tmp_path: Path, suffix: str
+) -> None:
     out = tmp_path / f"pred{suffix}"
     ckpt = trained_run / "model.safetensors"
     code, _, stderr = invoke(
-        "predict", "--checkpoint", str(ckpt), "--data", str(learnable_csv), "--out", str(out), "--keep", "id"
+        "predict",
+        "--checkpoint",
+        str(ckpt),
+        "--data",
+        str(learnable_csv),
+        "--out",
+        str(out),
+        "--keep",
+        "id",
     )
     assert code == 0, stderr
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
-    table = {".csv": pacsv.read_csv, ".parquet": pq.read_table, ".jsonl": pajson.read_json}[suffix](str(out))
+    table = {".csv": pacsv.read_csv, ".parquet": pq.read_table, ".jsonl": pajson.read_json}[suffix](
+        str(out)
+    )
     assert table.column_names == ["id", "p_a", "p_b", "a_pred", "b_pred"]
     assert table.num_rows == 400
     assert table.column("id").to_pylist()[:3] == ["r0", "r1", "r2"]  # input order kept
     # probabilities equal the model's own forward pass on normalized features
     art = artifact.load(ckpt)
-    src = np.loadtxt(learnable_csv, delimiter=",", skiprows=1, usecols=range(1, 7), dtype=np.float32)
+    src = np.loadtxt(
+        learnable_csv, delimiter=",", skiprows=1, usecols=range(1, 7), dtype=np.float32
+    )
     expected = art.model.predict_proba(art.normalize(torch.from_numpy(src))).double().numpy()
     got = np.column_stack([table.column("p_a").to_numpy(), table.column("p_b").to_numpy()])
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
@@ -207,11 +231,17 @@ def test_predict_round_trip(trained_run: Path, learnable_csv: Path, tmp_path: Pa
 
 
 def test_predict_to_stdout_with_threshold(trained_run: Path, learnable_csv: Path) -> None:
-    ckpt = trained_run / "model.safetensors"
-    code, out, _ = invoke("predict", "--checkpoint", str(ckpt), "--data", str(learnable_csv), "--threshold", "0")
+    ckpt = str(trained_run / "model.safetensors")
+    data = str(learnable_csv)
+    code, _, stderr = invoke("predict", "--checkpoint", ckpt, "--data", data)
+    assert code == 3 and "extra column 'id'" in stderr  # not a feature: --keep it or drop it
+    code, out, _ = invoke(
+        "predict", "--checkpoint", ckpt, "--data", data, "--keep", "id", "--threshold", "0"
+    )
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].replace('"', "") == "p_a,p_b,a_pred,b_pred"
+    assert lines[0].replace('"', "") == "id,p_a,p_b,a_pred,b_pred"
     assert len(lines) == 401
-    code, _, stderr = invoke("predict", "--checkpoint", str(ckpt), "--data", str(learnable_csv), "--threshold", "2")
+    assert all(line.endswith(",1,1") for line in lines[1:])  # p > 0 everywhere
+    code, _, stderr = invoke("predict", "--checkpoint", ckpt, "--data", data, "--threshold", "2")
     assert code == 2 and "--threshold" in stderr

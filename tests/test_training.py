@@ -67,7 +67,9 @@ def test_partial_last_batch_is_weighted(learnable_config: Path) -> None:
     s = prepare(cfg)
     model_copy = training.make_artifact(s, 0, {}).model
     loss = training.train_epoch(
-        s, training._EpochState(torch.Generator().manual_seed(cfg.seed)), training._Precision("fp32", s.device)
+        s,
+        training._EpochState(torch.Generator().manual_seed(cfg.seed)),
+        training._Precision("fp32", s.device),
     )
     assert torch.isfinite(loss)
     assert model_copy is not s.model
