@@ -31,7 +31,7 @@ def note(message: str) -> None:
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -55,13 +55,13 @@ def json_line(obj: dict[str, Any]) -> None:
 
 _EPOCH_COLUMNS = [
     ("epoch", "epoch", 7),
-    ("train_loss", "train loss", 12),
-    ("val_loss", "val loss", 10),
-    ("val_accuracy", "val acc", 9),
-    ("val_f1", "val F1", 8),
-    ("val_roc_auc", "val AUC", 9),
-    ("seconds", "seconds", 9),
-    ("rows_per_s", "rows/s", 12),
+    ("train_loss", "train loss", 10),
+    ("val_loss", "val loss", 9),
+    ("val_accuracy", "val acc", 8),
+    ("val_f1", "val F1", 7),
+    ("val_roc_auc", "val AUC", 8),
+    ("seconds", "seconds", 8),
+    ("rows_per_s", "rows/s", 10),
 ]
 
 
@@ -155,14 +155,14 @@ class TrainReporter:
         if best_epoch is None:
             con.print(f"no model saved; run directory: {run_dir}")
             return
-        parts = [f"best epoch {best_epoch}"]
+        parts = []
         for key in ("val_loss", "val_accuracy", "val_f1", "val_roc_auc"):
             if key in best:
                 parts.append(f"{key} {fmt(best[key])}")
         if "val_loss" not in best:
             parts.append(f"train_loss {fmt(best.get('train_loss'), 6)}")
-        con.print(", ".join(parts) + f" — {seconds:.2f} s")
-        con.print(f"model: {run_dir}/model.safetensors")
+        con.print(f"best epoch {best_epoch}: " + ", ".join(parts))
+        con.print(f"trained in {seconds:.2f} s; model: {run_dir}/model.safetensors")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +176,6 @@ _EVAL_TABLES = (
             ("label", "name"),
             ("rows", "n_rows"),
             ("prevalence", "prevalence"),
-            ("threshold", "threshold"),
             ("accuracy", "accuracy"),
             ("precision", "precision"),
             ("recall", "recall"),
@@ -187,6 +186,7 @@ _EVAL_TABLES = (
         "ranking and calibration",
         [
             ("label", "name"),
+            ("threshold", "threshold"),
             ("ROC-AUC", "roc_auc"),
             ("PR-AUC", "pr_auc"),
             ("Brier", "brier"),
@@ -200,6 +200,7 @@ _EVAL_TABLES = (
 def eval_table(report: EvalReport, title: str) -> None:
     """Two tables (they fit an 80-column terminal): one row per label, then the macro and
     micro averages when there are several labels; n/a notes on stderr."""
+    from rich import box
     from rich.table import Table
 
     con = _console()
@@ -208,7 +209,7 @@ def eval_table(report: EvalReport, title: str) -> None:
     if len(report.labels) > 1:
         rows += [report.macro, report.micro]
     for caption, cols in _EVAL_TABLES:
-        table = Table(title=caption, title_justify="left")
+        table = Table(title=caption, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for head, _ in cols:
             table.add_column(head, justify="left" if head == "label" else "right")
         for i, lm in enumerate(rows):
