@@ -94,8 +94,8 @@ class TrainReporter:
             self._header_done = True
 
     def progress(self, done: int, total: int) -> None:
-        if self.console is None:
-            return
+        if self.console is None or not self.console.is_terminal:
+            return  # a bar only makes sense on a terminal
         if self._progress is None:
             if time.perf_counter() - self._epoch_start < self.PROGRESS_AFTER_S:
                 return
