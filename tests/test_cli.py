@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from sigmoidnet import __version__, artifact
 from sigmoidnet.cli import app
+from tests.test_evaluation import np_auc
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -247,23 +248,6 @@ def test_predict_to_stdout_with_threshold(trained_run: Path, learnable_csv: Path
     assert code == 2 and "--threshold" in stderr
 
 
-def _mann_whitney_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """ROC-AUC as the Mann-Whitney statistic with mid-ranks for ties (independent of torch)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = labels == 1
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def test_eval_roc_auc_matches_an_independent_computation(
     trained_run: Path, learnable_csv: Path, tmp_path: Path
 ) -> None:
@@ -281,5 +265,5 @@ def test_eval_roc_auc_matches_an_independent_computation(
     p = np.loadtxt(pred, delimiter=",", skiprows=1, usecols=(1, 2))
     y = np.loadtxt(learnable_csv, delimiter=",", skiprows=1, usecols=(7, 8))
     for j, label in enumerate(report["labels"]):
-        expected = _mann_whitney_auc(p[:, j], y[:, j])
+        expected = np_auc(p[:, j], y[:, j])  # Mann-Whitney with mid-ranks, numpy only
         assert abs(label["roc_auc"] - expected) < 1e-6, (label["name"], label["roc_auc"], expected)
