@@ -259,7 +259,15 @@ def test_eval_roc_auc_matches_an_independent_computation(
     report = json.loads(out)
     pred = tmp_path / "p.csv"
     code, _, _ = invoke(
-        "predict", "--checkpoint", ckpt, "--data", str(learnable_csv), "--keep", "id", "--out", str(pred)
+        "predict",
+        "--checkpoint",
+        ckpt,
+        "--data",
+        str(learnable_csv),
+        "--keep",
+        "id",
+        "--out",
+        str(pred),
     )
     assert code == 0
     p = np.loadtxt(pred, delimiter=",", skiprows=1, usecols=(1, 2))
