@@ -316,7 +316,9 @@ def train_epoch(
     if bs < n:  # one shuffled copy per epoch into a reused buffer; batches are views of it
         perm = torch.randperm(n, generator=state.gen).to(x.device, non_blocking=True)
         if state.buf_x is None or state.buf_y is None:
-            state.buf_x, state.buf_y = torch.empty_like(x), torch.empty_like(y)
+            pin = not s.on_device  # batches are copied to the GPU from here: pin the buffer
+            state.buf_x = torch.empty(x.shape, dtype=x.dtype, device=x.device, pin_memory=pin)
+            state.buf_y = torch.empty(y.shape, dtype=y.dtype, device=y.device, pin_memory=pin)
         torch.index_select(x, 0, perm, out=state.buf_x)
         torch.index_select(y, 0, perm, out=state.buf_y)
         x, y = state.buf_x, state.buf_y
