@@ -1199,7 +1199,11 @@ def _match_columns(
             raise DataError(where, f"column {name!r} is missing{_nearest(name, candidates)}")
     for name in candidates:
         if name not in feature_set:
-            raise DataError(where, f"extra column {name!r} not seen in training")
+            raise DataError(
+                where,
+                f"extra column {name!r} not seen in training "
+                "(predict --keep / eval --ignore pass over a non-feature column)",
+            )
     for pos, (want, got) in enumerate(zip(feature_names, candidates, strict=True), start=1):
         if want != got:
             raise DataError(

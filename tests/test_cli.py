@@ -275,3 +275,38 @@ def test_eval_roc_auc_matches_an_independent_computation(
     for j, label in enumerate(report["labels"]):
         expected = np_auc(p[:, j], y[:, j])  # Mann-Whitney with mid-ranks, numpy only
         assert abs(label["roc_auc"] - expected) < 1e-6, (label["name"], label["roc_auc"], expected)
+
+
+@pytest.mark.parametrize(
+    ("content", "sets", "fragment"),
+    [
+        (None, [], "not found"),
+        ("f0,f1,y\n", [], "no data rows"),
+        ("f0,f1,y\n1,2,0\n3,4,2\n", [], "row 2"),
+        ("f0,f1,y\n1,abc,0\n3,4,1\n", [], "column 'f1', row 1"),
+        ("f0,f1,y\n1,nan,0\n3,4,1\n", [], "column 'f1', row 1"),
+        ("f0,f1,y\n1,2,0\n3,1\n", [], "row 2"),
+        ("f0,f1,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", ["model.input_size=3"], "input_size"),
+        ("f0,f1,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", ["data.features=[f0, f9]"], "'f9'"),
+    ],
+)
+def test_bad_data_cases_exit_3_and_write_nothing(
+    tmp_path: Path, content: str | None, sets: list[str], fragment: str
+) -> None:
+    data = tmp_path / "d.csv"
+    if content is not None:
+        data.write_text(content)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"data:\n  source: csv\n  path: d.csv\n  labels: [y]\n  val_fraction: 0.0\n"
+        f"out_dir: {tmp_path / 'runs'}\n"
+    )
+    args = ["train", "--config", str(cfg)]
+    for s in sets:
+        args += ["--set", s]
+    code, _, stderr = invoke(*args)
+    assert code == 3, stderr
+    assert stderr.startswith("error: ") and len(stderr.splitlines()) == 1
+    assert fragment in stderr
+    assert "d.csv" in stderr or "input_size" in stderr
+    assert not (tmp_path / "runs").exists()
