@@ -1,0 +1,133 @@
+"""Smoke tests of the speed harness's pieces (benchmarks/): tiny sizes, seconds in all.
+
+They check that the problem is learnable and deterministic, that the baselines train, that
+the child-process measurement reports the child's own peak memory, and that a run of the
+harness itself writes its JSON report — not how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks import run
+from benchmarks.baselines import HandWrittenLoop, IdiomaticLoop, sgemm_peak
+from benchmarks.problem import make_problem, write_csv, write_npz, write_parquet
+from benchmarks.standalone_train import load_parquet, standardize_
+
+
+def test_problem_is_deterministic_nested_and_balanced() -> None:
+    a, b = make_problem(3000, seed=0), make_problem(1000, seed=0)
+    assert a.x.shape == (3000, 64) and a.y.shape == (3000, 2)
+    assert a.x.dtype == np.float32 and a.y.dtype == np.float32
+    assert a.x.flags.c_contiguous
+    np.testing.assert_array_equal(a.x[:1000], b.x)  # smaller tables are prefixes
+    np.testing.assert_array_equal(a.y[:1000], b.y)
+    assert set(np.unique(a.y)) <= {0.0, 1.0}
+    assert np.all(np.abs(a.y.mean(axis=0) - 0.5) < 0.1)
+    assert not np.array_equal(make_problem(1000, seed=1).y, b.y)
+
+
+def test_problem_files_round_trip(tmp_path: Path) -> None:
+    p = make_problem(500)
+    write_npz(p, tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz") as z:
+        np.testing.assert_array_equal(z["X"], p.x)
+    write_parquet(p, tmp_path / "t.parquet")
+    x, y = load_parquet(str(tmp_path / "t.parquet"), ["y0", "y1"], batch_rows=128)
+    np.testing.assert_array_equal(x, p.x)
+    np.testing.assert_array_equal(y, p.y)
+    write_csv(p, tmp_path / "t.csv")
+    header = (tmp_path / "t.csv").read_text().splitlines()[0]
+    assert header.replace('"', "").split(",")[-3:] == ["f63", "y0", "y1"]
+
+
+def test_standardize_matches_float64_reference() -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(5000, 4)) * [1, 10, 100, 0] + [5, -3, 0, 7]).astype(np.float32)
+    ref = x.astype(np.float64)
+    std = ref.std(axis=0)
+    std[std == 0] = 1.0
+    ref = (ref - ref.mean(axis=0)) / std
+    standardize_(x, chunk=777)
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+
+
+def test_baseline_loops_learn() -> None:
+    p = make_problem(4096)
+    x, y = torch.from_numpy(p.x), torch.from_numpy(p.y)
+    for loop in (
+        HandWrittenLoop(x, y, batch_size=256, lr=1e-2),
+        IdiomaticLoop(x, y, batch_size=256, lr=1e-2),
+    ):
+        losses = [float(loop.epoch()) for _ in range(4)]
+        assert all(math.isfinite(v) for v in losses)
+        assert losses[-1] < losses[0] < 0.75  # starts near log(2), then learns
+
+
+def test_hand_written_loop_is_seeded() -> None:
+    p = make_problem(2048)
+    x, y = torch.from_numpy(p.x), torch.from_numpy(p.y)
+    a, b = HandWrittenLoop(x, y, seed=3), HandWrittenLoop(x, y, seed=3)
+    assert float(a.epoch()) == float(b.epoch())
+
+
+def test_sgemm_peak_reports_positive_rates() -> None:
+    rates = sgemm_peak(64, 16, 32, squares=(64,), min_seconds=0.01)
+    assert len(rates) == 4
+    assert all(r.gflops > 0 for r in rates)
+
+
+def test_run_child_reports_its_own_peak_memory() -> None:
+    ballast = np.ones(40 * 2**20 // 8)  # 40 MiB in this process must not count
+    ballast[::512] = 2.0
+    child = run.run_child([sys.executable, "-c", "pass"])
+    assert child.rc == 0 and child.wall_s > 0
+    assert child.maxrss_mb is not None and child.maxrss_mb < 40
+    fill = "b = bytearray(80 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    big = run.run_child([sys.executable, "-c", fill])
+    assert big.maxrss_mb is not None and big.maxrss_mb > 80
+    failed = run.run_child([sys.executable, "-c", "import sys; sys.exit(3)"])
+    assert failed.rc == 3
+    with pytest.raises(RuntimeError, match="exited 3"):
+        run._checked(failed, "it")
+
+
+def test_targets_pass_fail_and_missing() -> None:
+    assert run.Target("a", 6.5, ">=", 6.0, "").passed is True
+    assert run.Target("a", 5.9, ">=", 6.0, "").passed is False
+    assert run.Target("a", 1.1, "<=", 1.15, "").passed is True
+    assert run.Target("a", None, "<=", 1.15, "").passed is None
+    assert run.Target("a", math.nan, "<=", 1.15, "").passed is None
+
+
+def test_harness_end_to_end_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    rc = run.main(["--quick", "--rows", "3000", "--only", "throughput", "--json", str(out)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["errors"] == {}
+    t = data["throughput"]
+    for name in ("sigmoidnet engine", "hand-written loop", "idiomatic DataLoader loop"):
+        assert t[name]["rows_per_s"] > 0
+        assert all(math.isfinite(v) for v in t[name]["losses"])
+    names = {d["name"] for d in data["targets"]}
+    assert "engine ≥ 1.0× the hand-written loop" in names
+
+
+def test_gpu_section_runs_its_code_on_the_cpu(tmp_path: Path) -> None:
+    # the GPU rows cannot be measured here; run the same code with device="cpu"
+    plan = run.Plan(**{**run.QUICK.__dict__, "rows": 2048, "engine_reps": 1})
+    res = run.Results()
+    files = run.make_files(tmp_path, plan.rows, res)
+    run.section_cuda(plan, files, res, device="cpu")
+    out = res.data["cuda"]
+    for name in ("engine fp32", "engine bf16", "hand-written fp32"):
+        assert out[name]["rows_per_s"] > 0
+    assert out["engine bf16"]["vs_hand_written_fp32"] > 0
