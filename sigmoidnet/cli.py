@@ -115,19 +115,23 @@ def train(
     from sigmoidnet.rundir import RunDir
     from sigmoidnet.training import fit, prepare
 
+    _sigterm_as_interrupt()
     setup = prepare(cfg)  # everything is checked before anything is written
     run = RunDir.create(out if out is not None else cfg.out_dir, cfg.name, setup.cfg)
     mode = "json" if json_ else ("quiet" if quiet else "rich")
     has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
     rep = TrainReporter(mode, cfg.train.epochs, has_val)
     rep.start(setup.data.description, str(setup.device), str(run.path))
-    _sigterm_as_interrupt()
     try:
         result = fit(setup, run, on_epoch=rep.epoch, on_progress=rep.progress)
     except KeyboardInterrupt:
         rep.close()
+        saved = (run.path / "model.safetensors").exists()
         raise InterruptedError_(
-            "train", f"interrupted; the best model so far (if any) is in {run.path}"
+            "train",
+            f"interrupted; the best model so far is in {run.path}"
+            if saved
+            else f"interrupted before the first epoch ended; no model saved ({run.path})",
         ) from None
     finally:
         rep.close()
@@ -152,8 +156,7 @@ def eval_(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Metrics of a trained model: per label and averaged (default: the latest run on its
-    own held-out data)."""
+    """Metrics of a trained model, per label and averaged (default: the latest run on its own held-out data)."""  # noqa: E501
     from sigmoidnet import report
     from sigmoidnet.errors import UsageError
     from sigmoidnet.inference import evaluate_model
@@ -224,4 +227,24 @@ _register_activate(app)
 
 
 def main() -> None:
-    app()
+    """The console script: like `app()`, but click's usage errors become one line,
+    `error: <command>: <what>`, exit 2 (DESIGN.md), instead of a boxed usage text."""
+    import click
+
+    try:
+        rv = app(standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `sigmoidnet` / `sigmoidnet config`
+            sys.stdout.write(e.format_message() + "\n")
+            sys.exit(0)
+        where = e.ctx.command_path if e.ctx is not None else "sigmoidnet"
+        message = " ".join(e.format_message().split())
+        sys.stderr.write(f"error: {where}: {message} (see {where} --help)\n")
+        sys.exit(2)
+    except click.exceptions.ClickException as e:
+        sys.stderr.write(f"error: {' '.join(e.format_message().split())}\n")
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -378,8 +378,9 @@ def activate(
         ),
     ] = False,
 ) -> None:
-    """Print the exact sigmoid 1/(1+e^-x) of numbers: correctly rounded float64 values,
-    subnormals included (sigmoid(-745) = 5e-324), without loading torch.
+    """Print the exact sigmoid 1/(1+e^-x) of numbers (correctly rounded float64 values).
+
+    Subnormals included (sigmoid(-745) = 5e-324), without loading torch.
 
     Example: sigmoidnet activate -2 -1 0 1 2
     """

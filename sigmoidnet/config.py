@@ -410,7 +410,8 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if not isinstance(raw, dict):
             raise ConfigError(where, f"expected a mapping of keys at the top, got {_describe(raw)}")
         base = p.resolve().parent
-        raw.setdefault("name", p.stem)
+        # the default name is the file's stem, made safe for a folder name
+        raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]+", "-", p.stem).strip("-.") or "run")
     for item in overrides:
         apply_override(raw, item)
     cfg = _validate(raw, where)

@@ -98,6 +98,8 @@ def predict_file(
     `p_<label>` probabilities and `<label>_pred` decisions."""
     import pyarrow as pa
 
+    if out is not None and Path(out).resolve() == Path(data).resolve():
+        raise UsageError("--out", "is the --data file; predictions would overwrite the input")
     art = art_mod.load(checkpoint)
     keep = keep or []
     names = art.label_names

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sigmoidnet.errors import CheckpointError
+from sigmoidnet.errors import CheckpointError, UsageError
 from sigmoidnet.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -35,7 +35,14 @@ class RunDir:
     @classmethod
     def create(cls, out_dir: str | Path, name: str, cfg: Config) -> RunDir:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise UsageError(str(out), "output folder is a file")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(
+                str(out), f"cannot create the output folder: {e.strerror or e}"
+            ) from None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = out / f"{name}-{stamp}"
         k = 1
@@ -49,7 +56,6 @@ class RunDir:
         run = cls(path)
         atomic_write_bytes(path / CONFIG, cfg.to_yaml().encode())
         run._write_metrics()
-        run.mark_latest()
         return run
 
     def _write_metrics(self) -> None:
@@ -63,7 +69,10 @@ class RunDir:
     def save_model(self, artifact: Artifact) -> None:
         from sigmoidnet.artifact import save
 
+        first = not (self.path / MODEL).exists()
         save(artifact, self.path / MODEL)
+        if first:  # `latest` only ever names a run that has a model
+            self.mark_latest()
 
     def mark_latest(self) -> None:
         """Point `<out_dir>/latest` at this run (a relative symlink, replaced atomically;

@@ -310,3 +310,41 @@ def test_bad_data_cases_exit_3_and_write_nothing(
     assert fragment in stderr
     assert "d.csv" in stderr or "input_size" in stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_out_is_a_file_is_exit_2(learnable_config: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, _, stderr = invoke("train", "--config", str(learnable_config), "--out", str(afile))
+    assert code == 2 and "output folder is a file" in stderr
+    code, _, stderr = invoke("train", "--config", str(learnable_config), "--out", str(afile / "s"))
+    assert code == 2 and "cannot create the output folder" in stderr
+
+
+def test_predict_refuses_to_overwrite_its_input(trained_run: Path, learnable_csv: Path) -> None:
+    ckpt = str(trained_run / "model.safetensors")
+    before = learnable_csv.read_bytes()
+    code, _, stderr = invoke(
+        "predict", "--checkpoint", ckpt, "--data", str(learnable_csv), "--keep", "id",
+        "--out", str(learnable_csv),
+    )  # fmt: skip
+    assert code == 2 and "overwrite the input" in stderr
+    assert learnable_csv.read_bytes() == before
+
+
+def test_config_stem_with_spaces_names_the_run(tmp_path: Path) -> None:
+    from sigmoidnet.config import load_config
+
+    p = tmp_path / "my config (v2).yaml"
+    p.write_text("train:\n  epochs: 1\n")
+    assert load_config(p).name == "my-config-v2"
+
+
+def test_usage_errors_are_one_line() -> None:
+    for args in (["predict", "--bogus"], ["train"], ["nope"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "sigmoidnet", *args], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("error: python -m sigmoidnet")
+        assert len(proc.stderr.splitlines()) == 1
