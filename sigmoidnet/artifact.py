@@ -168,9 +168,10 @@ def load(path: str | Path) -> Artifact:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
+        detail = " ".join(str(e).split())
+        detail = detail.replace("Error(s) in loading state_dict for MLP: ", "")[:300]
         raise CheckpointError(
-            where, f"weights do not match the model in metadata: {first}"
+            where, f"weights do not match the model in metadata: {detail}"
         ) from None
     model.eval()
     mean, std = tensors.get("norm.mean"), tensors.get("norm.std")
@@ -179,6 +180,16 @@ def load(path: str | Path) -> Artifact:
         and (mean.shape != (len(features),) or std is None or std.shape != mean.shape)
     ):
         raise CheckpointError(where, "normalization tensors are inconsistent")
+    if (
+        mean is not None
+        and std is not None
+        and not (
+            bool(torch.isfinite(mean).all())
+            and bool((std > 0).all())
+            and bool(torch.isfinite(std).all())
+        )
+    ):
+        raise CheckpointError(where, "normalization tensors hold non-finite or non-positive values")
     return Artifact(
         model=model,
         config=cfg,

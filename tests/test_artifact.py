@@ -117,3 +117,25 @@ def test_newer_format(tmp_path: Path) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     expect(tmp_path, "is a directory")
+
+
+def test_bad_normalization_tensors(tmp_path: Path) -> None:
+    _, path = make(tmp_path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    tensors["norm.std"] = torch.zeros_like(tensors["norm.std"])
+    p = tmp_path / "zero-std.safetensors"
+    save_file(tensors, str(p), metadata=meta)
+    expect(p, "normalization tensors hold non-finite or non-positive values")
+
+
+def test_weights_that_do_not_match(tmp_path: Path) -> None:
+    _, path = make(tmp_path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    tensors["model.net.0.weight"] = torch.zeros(3, 3)
+    p = tmp_path / "shape.safetensors"
+    save_file(tensors, str(p), metadata=meta)
+    expect(p, "net.0.weight")
