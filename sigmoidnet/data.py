@@ -1060,6 +1060,9 @@ def _load_part(
     seed: int,
     check: SizeCheck,
 ) -> _Part:
+    found = detect_format(path) if os.path.isfile(path) else source
+    if found != source:  # e.g. a Parquet val_path under source: csv
+        raise DataError(path, f"looks like a {found} file, but data.source is '{source}'")
     if source == "csv":
         return _load_csv(path, features, labels or [], fraction, seed, check)
     if source == "parquet":

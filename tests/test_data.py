@@ -733,3 +733,18 @@ def test_atomic_path_failure_keeps_the_old_file(tmp_path: Path) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and files_in(tmp_path) == ["config.yaml"]
+
+
+def test_file_format_must_match_the_source(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sigmoidnet.config import load_config
+    from sigmoidnet.data import load_dataset
+    from sigmoidnet.errors import DataError
+
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}), tmp_path / "t.parquet")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text("data:\n  source: csv\n  path: t.parquet\n  labels: [y]\n")
+    with pytest.raises(DataError, match=r"looks like a parquet file, but data\.source is 'csv'"):
+        load_dataset(load_config(cfg_path))
