@@ -9,6 +9,7 @@ expected and what was got, and — for unknown keys — the nearest valid key.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
@@ -412,9 +413,19 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         base = p.resolve().parent
         # the default name is the file's stem, made safe for a folder name
         raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]+", "-", p.stem).strip("-.") or "run")
+    file_raw = copy.deepcopy(raw)
     for item in overrides:
         apply_override(raw, item)
-    cfg = _validate(raw, where)
+    try:
+        cfg = _validate(raw, where)
+    except ConfigError as e:
+        if overrides and path is not None:
+            try:  # the file alone is fine: the overrides are to blame
+                _validate(file_raw, where)
+            except ConfigError:
+                raise e from None
+            raise ConfigError("command line (--set/--device)", e.what) from None
+        raise
     return _resolve_paths(cfg, base)
 
 

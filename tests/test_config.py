@@ -146,3 +146,14 @@ def test_schema_lists_sections() -> None:
     schema = json_schema()
     assert set(schema["properties"]) >= {"name", "seed", "device", "data", "model", "train"}
     assert Config.model_json_schema()["additionalProperties"] is False
+
+
+def test_override_errors_are_blamed_on_the_command_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "train:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p, ["train.lrr=1"])
+    assert exc.value.message.startswith("command line (--set/--device): train.lrr")
+    bad = write(tmp_path, "train:\n  lr: -1\n", "bad.yaml")
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad, ["train.epochs=2"])
+    assert exc.value.message.startswith(f"{bad}: train.lr")
