@@ -941,13 +941,10 @@ def _load_csv(
         raise DataError(where, "no data rows (the file has a header only)")
     batches = table.to_batches()
     del table
-    y = _fill_labels(batches, labs, n, where)
-    mask = _val_mask(y, fraction, seed, where)
-    x_train, x_val = _fill_features(
-        _drain(batches), feats, n, mask, where, functools.partial(_csv_cell_text, path)
+    cell_text = functools.partial(_csv_cell_text, path)
+    return _split_part(
+        batches, lambda: _drain(batches), feats, labs, n, fraction, seed, where, cell_text
     )
-    y_train, y_val = _split_labels(y, mask)
-    return _Part(x_train, y_train, x_val, y_val, feats, labs)
 
 
 def _load_parquet(
@@ -966,11 +963,33 @@ def _load_parquet(
     n = int(pf.metadata.num_rows)
     if n == 0:
         raise DataError(where, "no data rows")
-    y = _fill_labels(_parquet_batches(pf, where, labs, _LOAD_BATCH_ROWS), labs, n, where)
-    mask = _val_mask(y, fraction, seed, where)
-    x_train, x_val = _fill_features(
-        _parquet_batches(pf, where, feats, _LOAD_BATCH_ROWS), feats, n, mask, where
+    return _split_part(
+        _parquet_batches(pf, where, labs, _LOAD_BATCH_ROWS),
+        lambda: _parquet_batches(pf, where, feats, _LOAD_BATCH_ROWS),
+        feats,
+        labs,
+        n,
+        fraction,
+        seed,
+        where,
     )
+
+
+def _split_part(
+    label_batches: Iterable[Any],
+    feature_batches: Callable[[], Iterable[Any]],
+    feats: list[str],
+    labs: list[str],
+    n: int,
+    fraction: float,
+    seed: int,
+    where: str,
+    cell_text: CellText | None = None,
+) -> _Part:
+    """Labels first (the split needs them), then features straight into (train, val)."""
+    y = _fill_labels(label_batches, labs, n, where)
+    mask = _val_mask(y, fraction, seed, where)
+    x_train, x_val = _fill_features(feature_batches(), feats, n, mask, where, cell_text)
     y_train, y_val = _split_labels(y, mask)
     return _Part(x_train, y_train, x_val, y_val, feats, labs)
 

@@ -104,14 +104,26 @@ def test_foreign_safetensors(tmp_path: Path) -> None:
     expect(p, "not a sigmoidnet model")
 
 
-def test_newer_format(tmp_path: Path) -> None:
+def tampered(
+    tmp_path: Path,
+    name: str,
+    meta_update: dict[str, str] | None = None,
+    tensor_update: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """A saved artifact rewritten with some metadata entries or tensors replaced."""
     _, path = make(tmp_path)
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    meta["format_version"] = "99"
-    p = tmp_path / "newer.safetensors"
-    save_file(tensors, str(p), metadata=meta)
+    meta.update(meta_update or {})
+    tensors.update(tensor_update or {})
+    out = tmp_path / name
+    save_file(tensors, str(out), metadata=meta)
+    return out
+
+
+def test_newer_format(tmp_path: Path) -> None:
+    p = tampered(tmp_path, "newer.safetensors", meta_update={"format_version": "99"})
     expect(p, "format version 99 is newer")
 
 
@@ -120,22 +132,11 @@ def test_directory(tmp_path: Path) -> None:
 
 
 def test_bad_normalization_tensors(tmp_path: Path) -> None:
-    _, path = make(tmp_path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata())
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    tensors["norm.std"] = torch.zeros_like(tensors["norm.std"])
-    p = tmp_path / "zero-std.safetensors"
-    save_file(tensors, str(p), metadata=meta)
+    p = tampered(tmp_path, "zero-std.safetensors", tensor_update={"norm.std": torch.zeros(5)})
     expect(p, "normalization tensors hold non-finite or non-positive values")
 
 
 def test_weights_that_do_not_match(tmp_path: Path) -> None:
-    _, path = make(tmp_path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata())
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
-    tensors["model.net.0.weight"] = torch.zeros(3, 3)
-    p = tmp_path / "shape.safetensors"
-    save_file(tensors, str(p), metadata=meta)
+    bad = {"model.net.0.weight": torch.zeros(3, 3)}
+    p = tampered(tmp_path, "shape.safetensors", tensor_update=bad)
     expect(p, "net.0.weight")
