@@ -176,7 +176,19 @@ class Config(_Strict):
         return out
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        """Block style for sections, flow style for lists (`hidden_sizes: [256, 64]`)."""
+        return yaml.dump(self.to_dict(), Dumper=_ConfigDumper, sort_keys=False, width=100)
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    pass
+
+
+def _flow_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+
+_ConfigDumper.add_representer(list, _flow_list)
 
 
 # ---------------------------------------------------------------------------------------------
