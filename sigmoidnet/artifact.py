@@ -23,7 +23,7 @@ from sigmoidnet import __version__
 from sigmoidnet.config import Config, config_from_dict
 from sigmoidnet.errors import CheckpointError, ConfigError
 from sigmoidnet.fsutil import atomic_write_bytes
-from sigmoidnet.model import MLP, build_model
+from sigmoidnet.model import MLP
 
 FORMAT = "sigmoidnet"
 FORMAT_VERSION = 1
@@ -157,7 +157,7 @@ def load(path: str | Path) -> Artifact:
     if len(features) != arch["input_size"]:
         raise CheckpointError(where, "metadata feature names disagree with the model input size")
 
-    model = build_model(
+    model = MLP(
         arch["input_size"],
         arch["hidden_sizes"],
         arch["output_size"],

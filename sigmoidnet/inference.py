@@ -16,7 +16,10 @@ from sigmoidnet.artifact import Artifact
 from sigmoidnet.data import PredictionWriter, iter_batches, load_dataset
 from sigmoidnet.errors import DataError, UsageError
 from sigmoidnet.evaluation import EvalReport, evaluate_logits
+from sigmoidnet.model import predict_logits
 from sigmoidnet.rundir import MODEL, find_run
+
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -32,14 +35,10 @@ class PredictStats:
     seconds: float
 
 
-def _logits(art: Artifact, x: np.ndarray | torch.Tensor, normalized: bool) -> torch.Tensor:
-    """(n, F) features → (n, L) float32 logits on the CPU."""
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    if not normalized:
-        xt = art.normalize(xt.clone() if isinstance(x, torch.Tensor) else xt)
-    with torch.inference_mode():
-        out: torch.Tensor = art.model(xt)
-    return out.float()
+def _logits(art: Artifact, x: np.ndarray) -> torch.Tensor:
+    """Raw (n, F) features of a batch → (n, L) float32 logits on the CPU."""
+    xt = art.normalize(torch.from_numpy(x))  # the batch is ours: normalized in place
+    return predict_logits(art.model, xt, CPU)
 
 
 def evaluate_model(
@@ -59,7 +58,7 @@ def evaluate_model(
             str(data), art.feature_names, label_names=art.label_names, keep=ignore or []
         )
         for b in batches:
-            chunks.append(_logits(art, b.x, normalized=False))
+            chunks.append(_logits(art, b.x))
             assert b.y is not None  # requested labels are always returned
             targets.append(torch.from_numpy(b.y))
         if not chunks:
@@ -76,7 +75,7 @@ def evaluate_model(
                 "pass --data FILE",
             )
         # load_dataset normalized with the same training-split statistics the artifact holds
-        logits, y = _logits(art, ds.x_val, normalized=True), ds.y_val
+        logits, y = predict_logits(art.model, ds.x_val, CPU), ds.y_val
         desc = (
             f"held-out data of {cfg.data.val_path}"
             if cfg.data.val_path
@@ -121,7 +120,7 @@ def predict_file(
             require_labels=False,
         )
         for b in batches:
-            logits = _logits(art, b.x, normalized=False).numpy().astype(np.float64)
+            logits = _logits(art, b.x).numpy().astype(np.float64)
             probs = sigmoid_array(logits)  # exact, (n, L)
             decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold
             cols: dict[str, pa.Array] = {}

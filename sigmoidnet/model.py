@@ -64,11 +64,12 @@ class MLP(nn.Module):
         return torch.sigmoid(self.forward(x))
 
 
-def build_model(
-    input_size: int,
-    hidden_sizes: Sequence[int],
-    output_size: int,
-    activation: str = "relu",
-    dropout: float = 0.0,
-) -> MLP:
-    return MLP(input_size, hidden_sizes, output_size, activation, dropout)
+EVAL_CHUNK = 1 << 16  # rows per forward pass when scoring many rows
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Logits for every row, in chunks: (N, F) → (N, L) float32 on `device`."""
+    model.eval()
+    outs = [model(x[i : i + EVAL_CHUNK].to(device)) for i in range(0, x.shape[0], EVAL_CHUNK)]
+    return torch.cat(outs).float()

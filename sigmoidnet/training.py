@@ -8,6 +8,7 @@ prints: progress and epoch rows go to callbacks, files to a `RunSink`.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -24,9 +25,7 @@ from sigmoidnet.config import Config
 from sigmoidnet.data import Dataset, load_dataset
 from sigmoidnet.errors import DataError, DivergenceError, UsageError
 from sigmoidnet.evaluation import epoch_metrics
-from sigmoidnet.model import MLP, build_model
-
-EVAL_CHUNK = 1 << 16  # rows per forward pass when scoring the validation set
+from sigmoidnet.model import MLP, predict_logits
 
 
 class RunSink(Protocol):
@@ -146,7 +145,7 @@ def prepare(cfg: Config, device: str | None = None) -> Setup:
     data = load_dataset(cfg)
     n_features, n_labels = data.x_train.shape[1], data.y_train.shape[1]
     m = cfg.model
-    model = build_model(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
+    model = MLP(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
     model.to(dev)
     pw = pos_weight_tensor(cfg, data.y_train)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pw is None else pw.to(dev))
@@ -344,14 +343,6 @@ def train_epoch(
     return losses.mean()
 
 
-@torch.inference_mode()
-def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Logits for every row, in chunks; (N, F) → (N, L) on `device`."""
-    model.eval()
-    outs = [model(x[i : i + EVAL_CHUNK].to(device)) for i in range(0, x.shape[0], EVAL_CHUNK)]
-    return torch.cat(outs).float()
-
-
 # ---------------------------------------------------------------------------------------------
 # the loop
 
@@ -366,8 +357,6 @@ class FitResult:
 
 
 def make_artifact(s: Setup, epoch: int, metrics: dict[str, Any]) -> Artifact:
-    import copy
-
     model = copy.deepcopy(s.model).to("cpu").eval()
     return Artifact(
         model=model,

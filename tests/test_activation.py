@@ -88,24 +88,29 @@ def _sample_inputs(n: int, seed: int) -> list[float]:
     return [float(v) for v in np.concatenate(parts)] + EDGES
 
 
-def test_sigmoid_is_within_an_ulp_and_correctly_rounded_against_mpmath() -> None:
-    xs = _sample_inputs(8000, seed=2024)  # ~20k points
-    worst, share, worst_x = _accuracy(xs, sigmoid, sigmoid_array, _mp_sigmoid)
-    print(f"sigmoid: {len(xs)} points, max error {worst:.4f} ulp at x={worst_x!r}, "
+def _assert_exact(
+    name: str,
+    xs: Sequence[float],
+    scalar: Callable[[float], float],
+    vector: Callable[[np.ndarray], np.ndarray],
+    reference: Callable[[mpmath.mpf], mpmath.mpf],
+) -> None:
+    """Max error ≤ 1 ulp and ≥ 99.9% correctly rounded against mpmath (figures printed)."""
+    worst, share, worst_x = _accuracy(xs, scalar, vector, reference)
+    print(f"{name}: {len(xs)} points, max error {worst:.4f} ulp at {worst_x!r}, "
           f"{share:.4%} correctly rounded")  # fmt: skip
     assert worst <= 1.0
     assert share >= 0.999
+
+
+def test_sigmoid_is_within_an_ulp_and_correctly_rounded_against_mpmath() -> None:
+    xs = _sample_inputs(8000, seed=2024)  # ~20k points
+    _assert_exact("sigmoid", xs, sigmoid, sigmoid_array, _mp_sigmoid)
 
 
 def test_derivative_is_exact_against_mpmath() -> None:
     xs = _sample_inputs(2000, seed=7)
-    worst, share, worst_x = _accuracy(
-        xs, sigmoid_derivative, sigmoid_derivative_array, _mp_derivative
-    )
-    print(f"derivative: {len(xs)} points, max error {worst:.4f} ulp at x={worst_x!r}, "
-          f"{share:.4%} correctly rounded")  # fmt: skip
-    assert worst <= 1.0
-    assert share >= 0.999
+    _assert_exact("derivative", xs, sigmoid_derivative, sigmoid_derivative_array, _mp_derivative)
 
 
 def test_logit_is_exact_against_mpmath() -> None:
@@ -118,11 +123,7 @@ def test_logit_is_exact_against_mpmath() -> None:
         0.5 + rng.choice([-1.0, 1.0], n) * 10.0 ** rng.uniform(-17.0, -0.4, n),  # near 1/2
     ])  # fmt: skip
     xs = [float(p) for p in ps if 0.0 < p < 1.0] + [MIN_SUB, 0.25, 0.3, 0.5, 0.7, 0.75]
-    worst, share, worst_x = _accuracy(xs, logit, logit_array, _mp_logit)
-    print(f"logit: {len(xs)} points, max error {worst:.4f} ulp at p={worst_x!r}, "
-          f"{share:.4%} correctly rounded")  # fmt: skip
-    assert worst <= 1.0
-    assert share >= 0.999
+    _assert_exact("logit", xs, logit, logit_array, _mp_logit)
 
 
 def test_far_tail_is_subnormal_not_zero() -> None:

@@ -11,13 +11,13 @@ from sigmoidnet import artifact
 from sigmoidnet.artifact import Artifact
 from sigmoidnet.config import load_config
 from sigmoidnet.errors import CheckpointError
-from sigmoidnet.model import build_model
+from sigmoidnet.model import MLP
 
 
 def make(tmp_path: Path, normalized: bool = True) -> tuple[Artifact, Path]:
     torch.manual_seed(0)
     cfg = load_config(None, ["data.n_features=5", "data.n_labels=3", "model.hidden_sizes=[7, 4]"])
-    model = build_model(5, [7, 4], 3).eval()
+    model = MLP(5, [7, 4], 3).eval()
     art = Artifact(
         model=model,
         config=cfg,

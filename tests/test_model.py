@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from sigmoidnet.model import ACTIVATIONS, build_model
+from sigmoidnet.model import ACTIVATIONS, MLP
 
 
 @pytest.mark.parametrize("hidden", [[], [8], [16, 8], [32, 16, 8, 4]])
 def test_shapes_for_several_depths(hidden: list[int]) -> None:
-    model = build_model(5, hidden, 3)
+    model = MLP(5, hidden, 3)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert len(linears) == len(hidden) + 1
     assert [lin.in_features for lin in linears] == [5, *hidden]
@@ -23,19 +23,19 @@ def test_shapes_for_several_depths(hidden: list[int]) -> None:
 
 
 def test_empty_hidden_is_logistic_regression() -> None:
-    model = build_model(4, [], 1)
+    model = MLP(4, [], 1)
     assert len(list(model.parameters())) == 2  # one weight matrix, one bias
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activations(name: str) -> None:
-    model = build_model(3, [4], 2, activation=name)
+    model = MLP(3, [4], 2, activation=name)
     assert any(isinstance(m, ACTIVATIONS[name]) for m in model.modules())
 
 
 def test_dropout_only_in_training() -> None:
     torch.manual_seed(0)
-    model = build_model(10, [64], 1, dropout=0.5)
+    model = MLP(10, [64], 1, dropout=0.5)
     x = torch.randn(4, 10)
     model.train()
     assert not torch.equal(model(x), model(x))
@@ -47,11 +47,11 @@ def test_init_order_is_the_tutorials() -> None:
     torch.manual_seed(3)
     fc1, fc2 = nn.Linear(64, 128), nn.Linear(128, 2)
     torch.manual_seed(3)
-    model = build_model(64, [128], 2)
+    model = MLP(64, [128], 2)
     torch.testing.assert_close(model.net[0].weight, fc1.weight)
     torch.testing.assert_close(model.net[2].bias, fc2.bias)
 
 
 def test_unknown_activation() -> None:
     with pytest.raises(ValueError, match="unknown activation"):
-        build_model(2, [2], 1, activation="swish2")
+        MLP(2, [2], 1, activation="swish2")
