@@ -13,8 +13,11 @@ Sources
   random data (the tutorial feeds raw `torch.rand` values), so `mean`/`std` are None.
   A held-out share (`val_fraction`, 0 by default) is chosen with a separate numpy generator
   and never touches torch's global generator.
-- `csv`: a header row, comma-separated, UTF-8. Read with pyarrow's multithreaded reader;
-  feature columns are parsed straight to float32.
+- `csv`: a header row, comma-separated, UTF-8. A file of plain numbers (digits and commas,
+  no quotes or text) is parsed by a C fast path (`sigmoidnet.csvfast`), one thread per
+  core; any other file, and any file with a problem, is read with pyarrow's multithreaded
+  reader, which also words every error. Both parse straight to correctly rounded float32,
+  so both give the same arrays.
 - `parquet`: any numeric, boolean or decimal column types (strings are parsed).
 - `npz`: arrays `X` (N, F) and `y` (N,) or (N, L); optional string arrays `feature_names`
   and `label_names`. Loaded with `allow_pickle=False`: nothing is ever unpickled. Without
@@ -69,6 +72,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import torch
 
+from sigmoidnet import csvfast
 from sigmoidnet.config import Config
 from sigmoidnet.errors import DataError, UsageError
 from sigmoidnet.fsutil import atomic_path
@@ -380,9 +384,9 @@ def _check_finite_np(
 
 
 def _check_labels_np(y: npt.NDArray[Any], names: Sequence[str], first_row: int, where: str) -> None:
-    ok = (y == 0) | (y == 1)
-    if not ok.all():
-        i, j = (int(v) for v in np.argwhere(~ok)[0])
+    bad = _bad_labels(y)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
         raise _cell_error(
             where, names[j], first_row + i, f"label must be 0 or 1, got {_fmt_value(y[i, j])}"
         )
@@ -934,6 +938,10 @@ def _load_csv(
     names, types_ = _csv_peek(path, where)
     feats, labs = _resolve_columns(names, features, labels, where)
     check(len(feats), len(labs))
+    fast = csvfast.read_numeric(path, names, feats, labs, _workers())
+    if fast is not None and not _bad_labels(fast[1]).any():
+        return _part_from_arrays(fast[0], fast[1], feats, labs, fraction, seed, where)
+    del fast  # not plain numbers, or bad labels: pyarrow reads it and words the error
     columns = [c for c in names if c in set(feats) | set(labs)]
     table = _csv_table(path, where, names, columns, {c: types_[c] for c in columns})
     n = table.num_rows
@@ -1029,13 +1037,43 @@ def _load_npz(
         x = np.ascontiguousarray(x_all, dtype=np.float32)
     _check_finite_np(x, feats, 1, where, x_all)
     del x_all
+    return _part_from_arrays(x, y, feats, labs, fraction, seed, where)
+
+
+def _part_from_arrays(
+    x: F32,
+    y: F32,
+    feats: list[str],
+    labs: list[str],
+    fraction: float,
+    seed: int,
+    where: str,
+) -> _Part:
+    """Split checked (N, F) features and (N, L) labels; x's buffer becomes the train rows."""
     mask = _val_mask(y, fraction, seed, where)
     if mask is None:
         return _Part(x, y, None, None, feats, labs)
-    x_train, x_val = x[~mask], x[mask]
-    del x
+    x_val = x[mask]
+    x_train = _keep_rows_inplace(x, ~mask)
     y_train, y_val = _split_labels(y, mask)
     return _Part(x_train, y_train, x_val, y_val, feats, labs)
+
+
+def _keep_rows_inplace(x: F32, keep: Mask, step: int = 65536) -> F32:
+    """x[keep] without a second full-size array: rows move up in place, in order.
+
+    Safe because the k-th kept row comes from row >= k: every block is gathered (a
+    temporary of `step` rows) before it is written over rows that were already read.
+    """
+    idx = np.flatnonzero(keep)
+    for s in range(0, len(idx), step):
+        block = idx[s : s + step]
+        x[s : s + len(block)] = x[block]
+    return x[: len(idx)]
+
+
+def _bad_labels(y: npt.NDArray[Any]) -> Mask:
+    return (y != 0) & (y != 1)  # NaN included
 
 
 def _load_random(cfg: Config) -> Dataset:
