@@ -15,6 +15,7 @@ tokenizer before any number is parsed. The C path reads the same table in well u
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -80,7 +81,7 @@ def _ranges(mm: mmap.mmap, body: int, parts: int) -> list[tuple[int, int]]:
             break
         cuts.append(nl + 1)
     cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def _parse_mapped(

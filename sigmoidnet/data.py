@@ -1073,7 +1073,8 @@ def _keep_rows_inplace(x: F32, keep: Mask, step: int = 65536) -> F32:
 
 
 def _bad_labels(y: npt.NDArray[Any]) -> Mask:
-    return (y != 0) & (y != 1)  # NaN included
+    bad: Mask = (y != 0) & (y != 1)  # NaN included
+    return bad
 
 
 def _load_random(cfg: Config) -> Dataset:
