@@ -1,0 +1,299 @@
+"""sigmoidnet.csvfast and its C parser: exact float32 values, the accepted dialect, deferral
+to pyarrow for everything else, and thread ranges. An independent exact oracle (Fractions)
+checks the rounding; pyarrow's own float32 parse is the reference for whole files."""
+
+from __future__ import annotations
+
+import struct
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from sigmoidnet import csvfast
+from sigmoidnet.config import config_from_dict
+from sigmoidnet.data import _keep_rows_inplace, load_dataset
+from tests.conftest import write_learnable_csv
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def f32_bits(v: float) -> int:
+    return int(struct.unpack("<I", struct.pack("<f", v))[0])
+
+
+def from_bits(b: int) -> float:
+    return float(struct.unpack("<f", struct.pack("<I", b))[0])
+
+
+def exact_f32(text: str) -> int:
+    """Bits of the float32 nearest to the decimal `text` (ties to even), found exactly."""
+    q = abs(Fraction(text))
+    guess = f32_bits(float(np.float32(float(q))))
+    candidates = [b for b in (guess - 1, guess, guess + 1) if 0 <= b < 0x7F800000]
+    best = min(candidates, key=lambda b: (abs(Fraction(from_bits(b)) - q), b & 1))
+    return best | (0x80000000 if text.startswith("-") else 0)
+
+
+def read(path: Path, names: list[str], feats: list[str], labs: list[str], workers: int = 1) -> Any:
+    return csvfast.read_numeric(str(path), names, feats, labs, workers)
+
+
+def one_column_file(tmp_path: Path, values: list[str], name: str = "v.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("v,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate(values)))
+    return path
+
+
+def arrow_f32(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    types = {n: pa.float32() for n in names}
+    t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    return {n: t.column(n).to_numpy() for n in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# values
+
+
+def test_the_extension_is_built() -> None:
+    # optional for users without a compiler; this project's install must have it
+    assert csvfast.available()
+
+
+def decimal_strings(rng: np.random.Generator) -> list[str]:
+    out: list[str] = []
+    bits = rng.integers(0, 0x7F800000, size=3000, dtype=np.int64)
+    signs = rng.integers(0, 2, size=3000) << 31
+    for b in (bits | signs).tolist():
+        v = from_bits(int(b))
+        out += [repr(float(np.float32(v))), f"{v:.9g}", f"{v:.17g}", f"{v:.25e}"]
+    for d in rng.standard_normal(3000) * 10.0 ** rng.integers(-30, 30, 3000):
+        out += [repr(float(d)), f"{d:.12f}", f"{d:.20g}"]
+    # exact float32 midpoints (the double-rounding trap) and a hair on either side
+    for b in rng.integers(0x3A800000, 0x49800000, size=1500).tolist():  # ~1e-3 .. 1e6
+        lo, hi = Fraction(from_bits(b)), Fraction(from_bits(b + 1))
+        mid = (lo + hi) / 2
+        text = _exact_decimal(mid)
+        out += [text, text + "0000001", _exact_decimal(mid - Fraction(1, 10**40))[:60]]
+        # the shortest decimal of the midpoint's double (<= 17 digits) is near but not on
+        # the midpoint, while its nearest double *is* the midpoint: that double must not
+        # decide the float32
+        out += [repr(float(mid)), "-" + repr(float(mid))]
+    out += [
+        "0", "-0", "+0", "0.0", "-0.000", "1", "+5", ".5", "-.5", "5.", "1.e3", "007",
+        "1e-45", "7e-46", "7.1e-46", "1.4e-45", "1.17549435e-38", "1.1754942e-38",
+        "3.4028235e38", "3.40282356e38", "123456789012345678901234567890",
+        "0.000000000000000000000000000000000000000000001401298464324817",
+        "1E+05", "1e0", "2.5e-0", "9007199254740993", "16777217", "16777219",
+        "0.1", "0.2", "0.3", "1e22", "1e23", "1e-22", "1e-23", "4.35", "0e999999",
+    ]  # fmt: skip
+    return out
+
+
+def _exact_decimal(q: Fraction) -> str:
+    """The finite decimal expansion of a dyadic fraction."""
+    sign = "-" if q < 0 else ""
+    q = abs(q)
+    k = 0
+    while q.denominator != 1:
+        q *= 10
+        k += 1
+    digits = str(q.numerator).rjust(k + 1, "0")
+    return sign + (digits[:-k] + "." + digits[-k:] if k else digits)
+
+
+def test_values_are_correctly_rounded_float32(tmp_path: Path) -> None:
+    values = [v for v in decimal_strings(np.random.default_rng(0)) if len(v) < 120]
+    path = one_column_file(tmp_path, values)
+    out = read(path, ["v", "y"], ["v"], ["y"])
+    assert out is not None
+    x, y = out
+    assert x.shape == (len(values), 1) and y.shape == (len(values), 1)
+    got = x[:, 0].view(np.uint32).tolist()
+    want = [exact_f32(v) for v in values]
+    wrong = [(v, hex(g), hex(w)) for v, g, w in zip(values, got, want, strict=True) if g != w]
+    assert not wrong, wrong[:5]
+    # and pyarrow (fast_float) agrees, so both loader paths give the same arrays
+    assert np.array_equal(arrow_f32(path, ["v"])["v"].view(np.uint32), x[:, 0].view(np.uint32))
+    assert y[:, 0].tolist() == [i % 2 for i in range(len(values))]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('"1.5",0\n', "quoted number"),
+        ("1.5 ,0\n", "space"),
+        (" 1.5,0\n", "space"),
+        ("abc,0\n", "text"),
+        (",0\n", "empty cell"),
+        ("nan,0\n", "nan"),
+        ("inf,0\n", "inf"),
+        ("-inf,0\n", "inf"),
+        ("1e39,0\n", "float32 overflow"),
+        ("3.4028236e38,0\n", "float32 overflow"),
+        ("1e,0\n", "no exponent digits"),
+        ("1e+,0\n", "no exponent digits"),
+        (".,0\n", "no digits"),
+        ("-,0\n", "no digits"),
+        ("0x10,0\n", "hex"),
+        ("1_000,0\n", "underscore"),
+        ("1.5,0\r2,1\n", "bare CR line end"),
+        ("1.5\n", "too few fields"),
+        ("1.5,0,7\n", "too many fields"),
+        ("1.5,true\n", "boolean label"),
+        ("1" * 130 + ",0\n", "token too long for the exact fallback"),
+        ("1.5;0\n", "other delimiter"),
+    ],
+)
+def test_anything_but_plain_numbers_defers_to_pyarrow(tmp_path: Path, body: str, why: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("v,y\n1,0\n" + body + "2,1\n")
+    assert read(path, ["v", "y"], ["v"], ["y"]) is None, why
+
+
+def test_quotes_in_a_skipped_column_defer(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('id,v,y\nr1,1,0\n"r,2",2,1\n')
+    assert read(path, ["id", "v", "y"], ["v"], ["y"]) is None
+    path.write_text("id,v,y\nr1,1,0\nr2,2,1\n")  # unquoted text there is fine: never parsed
+    out = read(path, ["id", "v", "y"], ["v"], ["y"])
+    assert out is not None and out[0][:, 0].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["d.csv.gz", "d.csv.bz2", "d.csv.zst", "d.csv.lz4"])
+def test_compressed_files_are_left_to_pyarrow(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("v,y\n1,0\n")  # (not really compressed: the name decides, as for pyarrow)
+    assert read(path, ["v", "y"], ["v"], ["y"]) is None
+
+
+def test_empty_and_header_only_files_defer(tmp_path: Path) -> None:
+    for text in ["", "v,y", "v,y\n", "v,y\n\n\r\n"]:
+        path = tmp_path / "e.csv"
+        path.write_text(text)
+        assert read(path, ["v", "y"], ["v"], ["y"]) is None, repr(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# layout: line ends, empty lines, column routing, ranges
+
+
+def test_crlf_empty_lines_and_no_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"v,y\r\n1,0\r\n\r\n\n2.5,1\n\n-3,0")
+    out = read(path, ["v", "y"], ["v"], ["y"])
+    assert out is not None
+    x, y = out
+    assert x[:, 0].tolist() == [1.0, 2.5, -3.0] and y[:, 0].tolist() == [0.0, 1.0, 0.0]
+    ref = pacsv.read_csv(path)
+    assert ref.num_rows == 3
+
+
+def test_columns_are_routed_by_name_in_the_requested_order(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("a,b,skip,c,l1,l2\n1,2,x,3,1,0\n4,5,y,6,0,1\n")
+    out = read(path, ["a", "b", "skip", "c", "l1", "l2"], ["c", "a", "b"], ["l2", "l1"])
+    assert out is not None
+    x, y = out
+    assert x.tolist() == [[3, 1, 2], [6, 4, 5]]
+    assert y.tolist() == [[0, 1], [1, 0]]
+    assert x.flags.c_contiguous and y.flags.c_contiguous and x.dtype == np.float32
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5])
+def test_thread_ranges_give_the_same_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(csvfast, "_RANGE_BYTES", 64)  # many small ranges
+    rng = np.random.default_rng(1)
+    lines = []
+    for i in range(500):
+        lines.append(f"{rng.standard_normal():.7g},{rng.standard_normal():.5e},{i % 2}\n")
+        if i % 37 == 0:
+            lines.append("\n")  # empty lines inside and between ranges
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + "".join(lines))
+    one = read(path, ["a", "b", "y"], ["a", "b"], ["y"], workers=1)
+    many = read(path, ["a", "b", "y"], ["a", "b"], ["y"], workers=workers)
+    assert one is not None and many is not None
+    assert one[0].shape == (500, 2)
+    assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
+    ref = arrow_f32(path, ["a", "b", "y"])
+    assert np.array_equal(one[0][:, 1], ref["b"]) and np.array_equal(one[1][:, 0], ref["y"])
+
+
+def test_a_bad_value_in_a_later_range_defers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csvfast, "_RANGE_BYTES", 64)
+    path = tmp_path / "b.csv"
+    path.write_text("a,y\n" + "1.5,0\n" * 300 + "oops,1\n" + "2,1\n" * 10)
+    assert read(path, ["a", "y"], ["a"], ["y"], workers=4) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# through load_dataset: the fast path and pyarrow agree
+
+
+def csv_config(path: Path, **data: Any) -> Any:
+    d: dict[str, Any] = {"source": "csv", "path": str(path), "labels": ["a", "b"]}
+    d.update(data)
+    return config_from_dict({"seed": 3, "data": d, "model": {}}, "t.yaml")
+
+
+@pytest.mark.parametrize("normalize", ["none", "standard"])
+@pytest.mark.parametrize("val_fraction", [0.0, 0.25])
+def test_load_dataset_is_the_same_with_and_without_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, normalize: str, val_fraction: float
+) -> None:
+    path = write_learnable_csv(tmp_path / "l.csv", n=300)
+    feats = [f"f{i}" for i in range(6)]
+    cfg = csv_config(path, features=feats, normalize=normalize, val_fraction=val_fraction)
+    calls: list[Any] = []
+    real = csvfast.read_numeric
+
+    def spy(*args: Any) -> Any:
+        calls.append(out := real(*args))
+        return out
+
+    monkeypatch.setattr(csvfast, "read_numeric", spy)
+    fast = load_dataset(cfg)
+    assert calls and calls[0] is not None  # the fast path did read it
+    monkeypatch.setattr(csvfast, "_csvparse", None)
+    slow = load_dataset(cfg)
+    assert calls[-1] is None
+    for name in ("x_train", "y_train", "x_val", "y_val", "mean", "std"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape, name
+            assert bool((a.view(-1) == b.view(-1)).all()) or a.numel() == 0, name
+            assert a.is_contiguous(), name
+    assert fast.feature_names == slow.feature_names == [f"f{i}" for i in range(6)]
+    assert fast.description == slow.description
+
+
+def test_bad_labels_get_pyarrows_message(tmp_path: Path) -> None:
+    from sigmoidnet.errors import DataError
+
+    path = tmp_path / "b.csv"
+    path.write_text("x,a,b\n1,0,1\n2,1,2\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(csv_config(path, val_fraction=0.0))
+    assert "column 'b', row 2" in info.value.message and "0 or 1" in info.value.message
+
+
+@pytest.mark.parametrize("step", [1, 3, 1000])
+def test_keep_rows_inplace_equals_boolean_indexing(step: int) -> None:
+    rng = np.random.default_rng(step)
+    x = rng.standard_normal((257, 3)).astype(np.float32)
+    keep = rng.random(257) < 0.7
+    want = x[keep].copy()
+    got = _keep_rows_inplace(x, keep, step=step)
+    assert np.array_equal(got, want) and got.flags.c_contiguous
+    assert np.shares_memory(got, x)
