@@ -64,6 +64,20 @@ static void drop_pages(const char *base, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_
 #endif
 }
 
+static const double NEG_POW10[23] = {1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                     1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                     1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+
+/* Is double d (in the float32 normal range) more than 8 ulps from every float32 midpoint? */
+static inline int far_from_midpoint(double d) {
+    double a = fabs(d);
+    if (!(a >= 0x1p-126 && a < 0x1p127)) return 0;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    uint64_t r = bits & 0x1FFFFFFFu;
+    return r + 8u - 0x10000000u > 16u; /* unsigned: |r - 0x10000000| > 8 */
+}
+
 /* Is double d exactly halfway between two adjacent float32 values? */
 static int is_float_midpoint(double d) {
     double a = fabs(d);
@@ -119,6 +133,25 @@ static inline uint64_t value8(uint64_t v) {
     return v;
 }
 
+static inline uint32_t load4(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline int all4_digits(uint32_t v) {
+    return ((v & 0xF0F0F0F0u) | (((v + 0x06060606u) & 0xF0F0F0F0u) >> 4)) == 0x33333333u;
+}
+
+static inline uint32_t value4(uint32_t v) {
+    v -= 0x30303030u;
+    v = (v * 10) + (v >> 8); /* bytes 0 and 2: the two 2-digit halves */
+    return (v & 0xFFu) * 100 + ((v >> 16) & 0xFFu);
+}
+
 /*
  * Parse the number starting at *pp; stops at the first byte that cannot continue it and
  * leaves *pp there. The caller checks that this byte is a field terminator.
@@ -160,6 +193,16 @@ static inline int parse_float(const char **pp, const char *end, int slow_ok, flo
             p += 8;
             any = 1;
         }
+        if (end - p >= 4 && nd <= 15) {
+            uint32_t v = load4(p);
+            if (all4_digits(v)) {
+                nd = w == 0 ? 4 : nd + 4;
+                w = w * 10000u + value4(v);
+                exp10 -= 4;
+                p += 4;
+                any = 1;
+            }
+        }
         while (p < end && (unsigned)(*p - '0') < 10u) {
             unsigned d = (unsigned)(*p - '0');
             if (w == 0 && d == 0) {
@@ -198,6 +241,17 @@ static inline int parse_float(const char **pp, const char *end, int slow_ok, flo
     }
     if (!dropped && w <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
         double d = (double)w;
+        if (exp10 < 0) {
+            /* w * RN(10^-k) is within 3 ulps of the exact quotient (two roundings of
+               2^-53 each, relative): if no float32 boundary lies within 8 ulps, it rounds
+               to the same float32, without a division */
+            double m = d * NEG_POW10[-exp10];
+            if (far_from_midpoint(m)) {
+                float f = (float)m;
+                *out = neg ? -f : f;
+                return OK;
+            }
+        }
         d = exp10 >= 0 ? d * POW10[exp10] : d / POW10[-exp10];
         if (!is_float_midpoint(d)) {
             float f = (float)d;
@@ -226,14 +280,19 @@ typedef struct {
 } Job;
 
 static void run_parse(Job *j) {
-    const char *p = j->src + j->start, *end = j->src + j->end;
+    /* locals, not j->...: the float stores below cannot then be taken to alias them */
+    const char *const src = j->src;
+    const char *p = src + j->start, *const end = src + j->end;
+    const Py_ssize_t ncols = j->ncols, xw = j->xw, yw = j->yw, max_rows = j->max_rows;
+    const int32_t *const dest = j->dest;
+    const int slow_ok = j->slow_ok, drop = j->drop;
     Py_ssize_t row = 0;
     float *xr = j->x, *yr = j->y;
     Py_ssize_t dropped = j->start, next_drop = j->start + DROP_EVERY;
     j->defer_at = -1;
     while (p < end) {
-        if (j->drop && p - j->src >= next_drop) {
-            drop_pages(j->src, j->start, j->end, &dropped, p - j->src);
+        if (drop && p - src >= next_drop) {
+            drop_pages(src, j->start, j->end, &dropped, p - src);
             next_drop += DROP_EVERY;
         }
         if (*p == '\n') { /* empty line */
@@ -244,9 +303,9 @@ static void run_parse(Job *j) {
             p += 2;
             continue;
         }
-        if (row >= j->max_rows) goto defer;
-        for (Py_ssize_t c = 0; c < j->ncols; c++) {
-            int32_t k = j->dest[c];
+        if (row >= max_rows) goto defer;
+        for (Py_ssize_t c = 0; c < ncols; c++) {
+            int32_t k = dest[c];
             if (k == -1) { /* a column nobody asked for: skip it, but no quoting there */
                 while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
                     if (*p == '"') goto defer;
@@ -254,13 +313,13 @@ static void run_parse(Job *j) {
                 }
             } else {
                 float v;
-                if (parse_float(&p, end, j->slow_ok, &v) != OK) goto defer;
+                if (parse_float(&p, end, slow_ok, &v) != OK) goto defer;
                 if (k >= 0)
                     xr[k] = v;
                 else
                     yr[-2 - k] = v;
             }
-            if (c + 1 < j->ncols) {
+            if (c + 1 < ncols) {
                 if (p >= end || *p != ',') goto defer; /* too few fields, or junk */
                 p++;
             }
@@ -275,15 +334,15 @@ static void run_parse(Job *j) {
             }
         }
         row++;
-        xr += j->xw;
-        yr += j->yw;
+        xr += xw;
+        yr += yw;
     }
     j->rows = row;
-    if (j->drop) drop_pages(j->src, j->start, j->end, &dropped, j->end);
+    if (drop) drop_pages(src, j->start, j->end, &dropped, j->end);
     return;
 defer:
     j->rows = row;
-    j->defer_at = (Py_ssize_t)(p - j->src);
+    j->defer_at = (Py_ssize_t)(p - src);
 }
 
 static int need_contiguous(Py_buffer *b, const char *what, Py_ssize_t need) {
