@@ -10,7 +10,7 @@ QUICK ?=
 
 .PHONY: install train test test-slow test-all lint format bench clean
 
-$(BIN)/sigmoidnet: pyproject.toml
+$(BIN)/sigmoidnet: pyproject.toml setup.py sigmoidnet/_csvparse.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch" 2>/dev/null || { \
 	  if command -v nvidia-smi >/dev/null 2>&1; then \
@@ -51,4 +51,4 @@ bench: install  ## speed benchmarks; QUICK=1 for a one-minute smoke run
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results build sigmoidnet/*.so sigmoidnet/*.pyd
