@@ -445,7 +445,41 @@ static PyObject *py_count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+PyDoc_STRVAR(skip_doc,
+             "skip_lines(src, start, end, n) -> int\n"
+             "\n"
+             "The offset just after the n-th '\\n' in src[start:end], or end when there are\n"
+             "fewer. Releases the GIL.");
+
+static PyObject *py_skip_lines(PyObject *self, PyObject *args) {
+    Py_buffer src = {0};
+    Py_ssize_t start, end, n, pos;
+    if (!PyArg_ParseTuple(args, "y*nnn", &src, &start, &end, &n)) return NULL;
+    if (start < 0 || end > src.len || start > end || n < 0) {
+        PyBuffer_Release(&src);
+        PyErr_SetString(PyExc_ValueError, "bad range");
+        return NULL;
+    }
+    const char *base = (const char *)src.buf;
+    Py_BEGIN_ALLOW_THREADS;
+    const char *p = base + start, *e = base + end;
+    while (n > 0 && p < e) {
+        const char *q = memchr(p, '\n', (size_t)(e - p));
+        if (q == NULL) {
+            p = e;
+            break;
+        }
+        p = q + 1;
+        n--;
+    }
+    pos = (Py_ssize_t)(p - base);
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&src);
+    return PyLong_FromSsize_t(pos);
+}
+
 static PyMethodDef methods[] = {
+    {"skip_lines", py_skip_lines, METH_VARARGS, skip_doc},
     {"parse", py_parse, METH_VARARGS, parse_doc},
     {"count_lines", py_count_lines, METH_VARARGS, count_doc},
     {NULL, NULL, 0, NULL},

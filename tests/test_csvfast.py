@@ -297,3 +297,102 @@ def test_keep_rows_inplace_equals_boolean_indexing(step: int) -> None:
     got = _keep_rows_inplace(x, keep, step=step)
     assert np.array_equal(got, want) and got.flags.c_contiguous
     assert np.shares_memory(got, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming (eval/predict): iter_batches on the fast path, and the hand-over to pyarrow
+
+
+def batches_of(path: Path, labels: list[str] | None, batch_rows: int, **kw: Any) -> list[Any]:
+    from sigmoidnet.data import iter_batches
+
+    return list(iter_batches(str(path), ["a", "b"], labels, batch_rows=batch_rows, **kw))
+
+
+def same_batches(one: list[Any], two: list[Any]) -> None:
+    assert [(len(b), b.first_row) for b in one] == [(len(b), b.first_row) for b in two]
+    for p, q in zip(one, two, strict=True):
+        assert np.array_equal(p.x.view(np.uint32), q.x.view(np.uint32))
+        assert (p.y is None) == (q.y is None)
+        if p.y is not None:
+            assert np.array_equal(p.y, q.y)
+
+
+def plain_file(tmp_path: Path, n: int, bad: dict[int, str] | None = None) -> Path:
+    rng = np.random.default_rng(5)
+    rows = [f"{rng.standard_normal():.8g},{rng.standard_normal():.6e},{i % 2}" for i in range(n)]
+    for i, text in (bad or {}).items():
+        rows[i] = text
+    path = tmp_path / "s.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def spy_stream(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    got: list[Any] = []
+    real = csvfast.iter_numeric
+
+    def spy(*args: Any) -> Any:
+        gen = real(*args)
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as end:
+                got.append(end.value)
+                return end.value
+            got.append(len(item[0]))
+            yield item
+
+    monkeypatch.setattr(csvfast, "iter_numeric", spy)
+    return got
+
+
+@pytest.mark.parametrize("require_labels", [True, False])  # eval; predict (labels skipped)
+def test_streaming_matches_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, require_labels: bool
+) -> None:
+    path = plain_file(tmp_path, 103)
+    ended = spy_stream(monkeypatch)
+    fast = batches_of(path, ["y"], 10, require_labels=require_labels)
+    assert ended == [10] * 10 + [3, True]  # every row from the C parser
+    assert all((b.y is None) != require_labels for b in fast)
+    monkeypatch.setattr(csvfast, "_csvparse", None)
+    same_batches(fast, batches_of(path, ["y"], 10, require_labels=require_labels))
+    assert [b.first_row for b in fast] == list(range(1, 104, 10))
+
+
+def test_streaming_hands_over_to_pyarrow_mid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # row 37 is a quoted number: fine for pyarrow, not plain; the rows before it come from C
+    path = plain_file(tmp_path, 80, {36: '"1.5",2.5,0'})
+    ended = spy_stream(monkeypatch)
+    mixed = batches_of(path, ["y"], 8)
+    assert ended == [8, 8, 8, 8, False]  # rows 1-32 from C, the rest from pyarrow
+    monkeypatch.setattr(csvfast, "_csvparse", None)
+    same_batches(mixed, batches_of(path, ["y"], 8))
+    assert sum(len(b) for b in mixed) == 80
+
+
+def test_streaming_errors_name_the_right_row(tmp_path: Path) -> None:
+    from sigmoidnet.errors import DataError
+
+    for bad, message in [
+        ("1,oops,0", "column 'b', row 57: 'oops' is not a number"),
+        ("1,2,7", "column 'y', row 57: label must be 0 or 1, got 7"),
+        ("1,2", "row 57: expected 3 columns, got 2"),
+    ]:
+        path = plain_file(tmp_path, 90, {56: bad})
+        with pytest.raises(DataError) as info:
+            batches_of(path, ["y"], 10)
+        assert info.value.message.endswith(message), info.value.message
+
+
+def test_streaming_with_keep_columns_uses_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "k.csv"
+    path.write_text("id,a,b\n007,1,2\n010,3,4\n")
+    ended = spy_stream(monkeypatch)
+    (b,) = batches_of(path, None, 10, keep=["id"])
+    assert ended == [] and b.keep is not None and b.keep.column("id").to_pylist() == ["007", "010"]
