@@ -229,12 +229,15 @@ static inline int parse_float(const char **pp, const char *end, int slow_ok, flo
         if (!(p < end && (unsigned)(*p - '0') < 10u)) return DEFER;
         long ev = 0;
         while (p < end && (unsigned)(*p - '0') < 10u) {
-            if (ev < 100000) ev = ev * 10 + (*p - '0');
+            if (ev < 100000) ev = ev * 10 + (*p - '0'); /* capped: MAX_TOKEN decides */
             p++;
         }
         exp10 += (int)(eneg ? -ev : ev);
     }
     *pp = p;
+    /* A token this long may carry more leading zeros or exponent digits than exp10 and
+       the capped ev can count; strtof needs a copy under MAX_TOKEN anyway: defer. */
+    if (p - s >= MAX_TOKEN) return DEFER;
     if (w == 0) {
         *out = neg ? -0.0f : 0.0f;
         return OK;

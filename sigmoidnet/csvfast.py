@@ -49,8 +49,11 @@ def _usable(path: str) -> bool:
     return _csvparse is not None and not path.lower().endswith(_COMPRESSED)
 
 
-def _dest(names: list[str], features: list[str], labels: list[str]) -> npt.NDArray[np.int32]:
-    """Where each file column goes: x column k (k), y column k (-2 - k), or nowhere (-1)."""
+def _dest(names: list[str], features: list[str], labels: list[str]) -> npt.NDArray[np.int32] | None:
+    """Where each file column goes: x column k (k), y column k (-2 - k), or nowhere (-1).
+    None if a column is asked for twice (the general reader copes with that)."""
+    if len(set(features) | set(labels)) != len(features) + len(labels):
+        return None
     index = {name: c for c, name in enumerate(names)}
     dest = np.full(len(names), -1, dtype=np.int32)
     for k, name in enumerate(features):
@@ -70,8 +73,19 @@ def _mapped(path: str) -> Iterator[tuple[mmap.mmap, int] | None]:
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             if hasattr(mmap, "MADV_SEQUENTIAL"):
                 mm.madvise(mmap.MADV_SEQUENTIAL)
-            body = mm.find(b"\n") + 1
-            yield None if body == 0 else (mm, body)
+            yield _body(mm)
+
+
+def _body(mm: mmap.mmap) -> tuple[mmap.mmap, int] | None:
+    """Where the rows start, if the header is one plain line: pyarrow skips empty lines
+    before the header and also ends lines at a bare CR; those files are left to it."""
+    nl = mm.find(b"\n")
+    if nl < 0 or mm[:1] in (b"\n", b"\r"):
+        return None
+    cr = mm.find(b"\r", 0, nl)
+    if cr >= 0 and cr != nl - 1:
+        return None
+    return mm, nl + 1
 
 
 def read_numeric(
@@ -86,9 +100,9 @@ def read_numeric(
     `names` are the header's column names, as pyarrow read them; the body starts after the
     first newline.
     """
-    if not _usable(path):
-        return None
     dest = _dest(names, features, labels)
+    if dest is None or not _usable(path):
+        return None
     try:
         with _mapped(path) as m, _pool(workers) as pool:
             if m is None:
@@ -116,9 +130,9 @@ def iter_numeric(
     rest of it needs the general reader: the batches yielded so far are exact, and the
     caller reads the rows after them with pyarrow.
     """
-    if not _usable(path):
-        return False
     dest = _dest(names, features, labels)
+    if dest is None or not _usable(path):
+        return False
     rows = 0
     try:
         with _mapped(path) as m, _pool(workers) as pool:

@@ -396,3 +396,40 @@ def test_streaming_with_keep_columns_uses_pyarrow(
     ended = spy_stream(monkeypatch)
     (b,) = batches_of(path, None, 10, keep=["id"])
     assert ended == [] and b.keep is not None and b.keep.column("id").to_pylist() == ["007", "010"]
+
+
+# ---------------------------------------------------------------------------------------------
+# regressions found in review
+
+
+def test_an_exponent_cancelled_by_a_long_run_of_zeros_is_not_trusted(tmp_path: Path) -> None:
+    # 1e900000 and 2.5e(1234567-123456) overflow; the capped exponent must not make them 1.0
+    for cell in ["0." + "0" * 99999 + "1e1000000", "-0." + "0" * 123455 + "25e1234567"]:
+        path = tmp_path / "e.csv"
+        path.write_text(f"v,y\n1,0\n{cell},1\n")
+        assert read(path, ["v", "y"], ["v"], ["y"]) is None
+    path.write_text("v,y\n" + "0." + "0" * 200 + "1,1\n")  # long but small: pyarrow's to read
+    assert read(path, ["v", "y"], ["v"], ["y"]) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"f,a\r1.5,0\n2.5,1\n3.5,0\n",  # header ended by a bare CR
+        b"f,a\r1.5,0\r\n2.5,1\r\n",
+        b"\n5,1\n1.5,0\n2.5,1\n",  # empty line before the header
+        b"\r\n5,1\n1.5,0\n",
+    ],
+)
+def test_headers_pyarrow_reads_differently_are_left_to_it(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes(text)
+    names = pacsv.read_csv(path).schema.names
+    assert read(path, names, names[:1], names[1:]) is None
+    assert list(csvfast.iter_numeric(str(path), names, names[:1], names[1:], 10, 1)) == []
+
+
+def test_a_column_asked_for_twice_is_left_to_pyarrow(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,y\n1,0\n")
+    assert read(path, ["a", "y"], ["a", "a"], ["y"]) is None
