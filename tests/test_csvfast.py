@@ -4,6 +4,7 @@ checks the rounding; pyarrow's own float32 parse is the reference for whole file
 
 from __future__ import annotations
 
+import os
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,13 @@ from sigmoidnet import csvfast
 from sigmoidnet.config import config_from_dict
 from sigmoidnet.data import _keep_rows_inplace, load_dataset
 from tests.conftest import write_learnable_csv
+
+# The extension is optional for users without a C compiler; this project's install builds it,
+# and its absence fails here unless SIGMOIDNET_NO_CEXT=1 says it is meant (then these skip).
+NO_CEXT = os.environ.get("SIGMOIDNET_NO_CEXT") == "1"
+pytestmark = pytest.mark.skipif(
+    NO_CEXT and not csvfast.available(), reason="built without the C extension"
+)
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -61,8 +69,7 @@ def arrow_f32(path: Path, names: list[str]) -> dict[str, np.ndarray]:
 
 
 def test_the_extension_is_built() -> None:
-    # optional for users without a compiler; this project's install must have it
-    assert csvfast.available()
+    assert csvfast.available(), "sigmoidnet._csvparse was not built (is there a C compiler?)"
 
 
 def decimal_strings(rng: np.random.Generator) -> list[str]:
