@@ -93,6 +93,79 @@ def make_optimizer(model: nn.Module, cfg: Config, device: torch.device) -> torch
     )
 
 
+class _DirectAdam:
+    """`optimizer.step()` for fused Adam/AdamW without `Optimizer.step`'s per-call Python
+    work (hooks, grouping tensors by device, state checks: about a fifth of a small MLP's
+    step on CPU). It calls the same two ops `torch.optim.Adam(fused=True)` calls, on the
+    optimizer's own state tensors, so the update is bit for bit the same and the
+    optimizer's state stays its own (a test compares the two). The first call goes through
+    `optimizer.step()`, which creates that state.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer) -> None:
+        self.opt = opt
+        self.group = opt.param_groups[0]
+        self.params: list[torch.Tensor] = list(self.group["params"])
+        self.lists: tuple[list[torch.Tensor], ...] | None = None
+        adamw = isinstance(opt, torch.optim.AdamW) or self.group.get("decoupled_weight_decay")
+        self.kernel: Any = torch._fused_adamw_ if adamw else torch._fused_adam_
+
+    @staticmethod
+    def applies(opt: torch.optim.Optimizer) -> bool:
+        if not isinstance(opt, torch.optim.Adam | torch.optim.AdamW) or len(opt.param_groups) != 1:
+            return False
+        g = opt.param_groups[0]
+        return (
+            bool(g.get("fused"))
+            and not g.get("amsgrad")
+            and not g.get("maximize")
+            and not g.get("differentiable")
+            and not g.get("capturable")
+            and not isinstance(g.get("lr"), torch.Tensor)
+            and not opt._optimizer_step_pre_hooks
+            and not opt._optimizer_step_post_hooks
+            and not getattr(torch.optim.optimizer, "_global_optimizer_pre_hooks", None)
+            and not getattr(torch.optim.optimizer, "_global_optimizer_post_hooks", None)
+            and hasattr(torch, "_fused_adam_")
+            and hasattr(torch, "_fused_adamw_")
+        )
+
+    def step(self) -> None:
+        if self.lists is None:
+            self.opt.step()  # creates the state: exp_avg, exp_avg_sq, step
+            if any(p.grad is None for p in self.params):
+                return  # not all parameters have gradients: stay on optimizer.step()
+            st = [self.opt.state[p] for p in self.params]
+            self.lists = (
+                [p.grad for p in self.params],  # type: ignore[misc]
+                [x["exp_avg"] for x in st],
+                [x["exp_avg_sq"] for x in st],
+                [x["step"] for x in st],
+            )
+            return
+        grads, exp_avgs, exp_avg_sqs, steps = self.lists
+        g = self.group
+        beta1, beta2 = g["betas"]
+        torch._foreach_add_(steps, 1)
+        self.kernel(
+            self.params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=g["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=g["weight_decay"],
+            eps=g["eps"],
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
+
+
 def pos_weight_tensor(cfg: Config, y_train: torch.Tensor) -> torch.Tensor | None:
     """`auto` = negatives/positives per label on the training split (1 where no positives)."""
     pw = cfg.train.pos_weight
@@ -233,6 +306,8 @@ class _ManualStep:
         for lin in self.linears:  # gradients are written in place, never reallocated
             for p in (lin.weight, lin.bias):
                 p.grad = torch.zeros_like(p)
+        opt = s.optimizer
+        self.optimizer_step = _DirectAdam(opt).step if _DirectAdam.applies(opt) else opt.step
 
     @classmethod
     def applies(cls, s: Setup) -> bool:
@@ -289,7 +364,7 @@ class _ManualStep:
             torch.sum(g, 0, out=lin.bias.grad)
             if i > 0:
                 g = self._act_backward_(torch.mm(g, lin.weight), acts[i])
-        self.s.optimizer.step()
+        self.optimizer_step()
         return loss
 
 

@@ -126,6 +126,48 @@ def test_cuda_training(learnable_config: Path, precision: str) -> None:
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
 
 
+@pytest.mark.parametrize(("kind", "weight_decay"), [("adam", 0.0), ("adam", 0.01), ("adamw", 0.01)])
+def test_direct_adam_is_bit_for_bit_optimizer_step(kind: str, weight_decay: float) -> None:
+    def make() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Linear(7, 2))
+        cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+        return model, cls(model.parameters(), lr=0.01, weight_decay=weight_decay, fused=True)
+
+    ref_model, ref_opt = make()
+    model, opt = make()
+    assert training._DirectAdam.applies(opt)
+    direct = training._DirectAdam(opt)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(6):
+        if step == 3:  # a schedule changing the rate is followed
+            ref_opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"] = 0.003
+        for p, q in zip(ref_model.parameters(), model.parameters(), strict=True):
+            g = torch.randn(p.shape, generator=gen)
+            if p.grad is None:
+                p.grad, q.grad = g.clone(), g.clone()
+            else:  # gradients are written in place, as the manual step does
+                p.grad.copy_(g)
+                q.grad.copy_(g)  # type: ignore[union-attr]
+        ref_opt.step()
+        direct.step()
+        for p, q in zip(ref_model.parameters(), model.parameters(), strict=True):
+            assert torch.equal(p, q)
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(ref_opt.state[p][key], opt.state[q][key])
+    assert direct.lists is not None  # (the direct path was taken after the first step)
+
+
+def test_direct_adam_only_where_it_is_the_same() -> None:
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert not training._DirectAdam.applies(torch.optim.Adam(params, fused=False))
+    assert not training._DirectAdam.applies(torch.optim.Adam(params, fused=True, amsgrad=True))
+    assert not training._DirectAdam.applies(torch.optim.SGD(params, lr=0.1))
+    opt = torch.optim.Adam(params, fused=True)
+    opt.register_step_post_hook(lambda *_: None)
+    assert not training._DirectAdam.applies(opt)
+
+
 @pytest.mark.parametrize(
     ("activation", "hidden", "pos_weight"),
     [
