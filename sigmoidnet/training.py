@@ -9,6 +9,7 @@ prints: progress and epoch rows go to callbacks, files to a `RunSink`.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import random
 import time
@@ -93,6 +94,9 @@ def make_optimizer(model: nn.Module, cfg: Config, device: torch.device) -> torch
     )
 
 
+_optimizer_module = importlib.import_module("torch.optim.optimizer")  # global step hooks
+
+
 class _DirectAdam:
     """`optimizer.step()` for fused Adam/AdamW without `Optimizer.step`'s per-call Python
     work (hooks, grouping tensors by device, state checks: about a fifth of a small MLP's
@@ -124,8 +128,8 @@ class _DirectAdam:
             and not isinstance(g.get("lr"), torch.Tensor)
             and not opt._optimizer_step_pre_hooks
             and not opt._optimizer_step_post_hooks
-            and not getattr(torch.optim.optimizer, "_global_optimizer_pre_hooks", None)
-            and not getattr(torch.optim.optimizer, "_global_optimizer_post_hooks", None)
+            and not getattr(_optimizer_module, "_global_optimizer_pre_hooks", None)
+            and not getattr(_optimizer_module, "_global_optimizer_post_hooks", None)
             and hasattr(torch, "_fused_adam_")
             and hasattr(torch, "_fused_adamw_")
         )
