@@ -58,7 +58,7 @@ import sys
 import types
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -1533,21 +1533,9 @@ def iter_batches(
         }
         done = 0
         if not keep:  # plain numbers: the C fast path, as long as the file stays plain
-            fast = csvfast.iter_numeric(where, names, feats, labels or [], batch_rows, _workers())
-            try:
-                while True:
-                    try:
-                        x, y = next(fast)
-                    except StopIteration as end:
-                        if end.value:
-                            return  # the whole file was read
-                        break  # the rest needs pyarrow (which also says "no data rows")
-                    if labels is not None and _bad_labels(y).any():
-                        break  # pyarrow re-reads from this batch and words the error
-                    yield Batch(x=x, y=None if labels is None else y, keep=None, first_row=done + 1)
-                    done += len(x)
-            finally:
-                fast.close()
+            complete, done = yield from _fast_csv_batches(where, names, feats, labels, batch_rows)
+            if complete:
+                return
         stream = _csv_stream(where, where, names, columns, read_types, skip_rows=done)
         cell_text = functools.partial(_csv_cell_text, where)
         yield from _arrow_batches(
@@ -1555,6 +1543,31 @@ def iter_batches(
         )
         return
     yield from _arrow_batches(stream, feats, labels, keep, batch_rows, where, cell_text)
+
+
+def _fast_csv_batches(
+    where: str,
+    names: list[str],
+    features: list[str],
+    labels: list[str] | None,
+    batch_rows: int,
+) -> Generator[Batch, None, tuple[bool, int]]:
+    """Batches from the C parser while the file stays plain. Returns (whether it read the
+    whole file, the rows yielded): pyarrow reads the rest, if any, and words any error."""
+    fast = csvfast.iter_numeric(where, names, features, labels or [], batch_rows, _workers())
+    done = 0
+    try:
+        while True:
+            try:
+                x, y = next(fast)
+            except StopIteration as end:
+                return bool(end.value), done  # False: the rest needs pyarrow (or has no rows)
+            if labels is not None and _bad_labels(y).any():
+                return False, done  # pyarrow re-reads from this batch and words the error
+            yield Batch(x=x, y=None if labels is None else y, keep=None, first_row=done + 1)
+            done += len(x)
+    finally:
+        fast.close()
 
 
 # =============================================================================================
