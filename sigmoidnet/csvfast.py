@@ -23,7 +23,6 @@ import mmap
 import os
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -153,10 +152,8 @@ def iter_numeric(
     return rows > 0
 
 
-@contextlib.contextmanager
-def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sigmoidnet-csv") as p:
-        yield p
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="sigmoidnet-csv")
 
 
 def _ranges(mm: mmap.mmap, start: int, end: int, parts: int) -> list[tuple[int, int]]:
@@ -211,7 +208,7 @@ def _parse_span(
     return x, y
 
 
-def _compact(x: Any, y: Any, starts: list[int], rows: list[int]) -> int:
+def _compact(x: F32, y: F32, starts: list[int], rows: list[int]) -> int:
     """Close the gaps empty lines left between ranges; the number of rows."""
     dst = 0
     for r0, k in zip(starts, rows, strict=False):
