@@ -13,9 +13,10 @@ so its start-up time and memory are what a lean user script would have:
 
     python benchmarks/standalone_train.py --data table.parquet --labels y0 y1 --epochs 3
 
-Same work as the `sigmoidnet train` run it is compared with (see benchmarks/run.py): all rows
-train (no held-out split, so no validation pass), standard normalization fitted in float64
-(sigmoidnet's default), same seed, model, batch size, optimizer and learning rate.
+Same work as the `sigmoidnet train` run it is compared with (see
+benchmarks/sections/command.py): all rows train (no held-out split, so no validation pass),
+standard normalization fitted in float64 (sigmoidnet's default), same seed, model, batch size,
+optimizer and learning rate.
 """
 
 from __future__ import annotations

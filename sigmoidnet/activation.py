@@ -525,7 +525,7 @@ def _logit_low(m: float) -> float:
     """logit(m) <= 0 for 0 < m <= 0.5: a log1p-form start, then one Newton step on the
     double-double σ, so the error before the final rounding is far below an ulp."""
     d = 2.0 * m - 1.0  # exact for m >= 0.25
-    if d > _SERIES:  # logit = 2·atanh(d) = 2d + 2d³/3 + O(d⁵), d⁵ below 2^-100·|d|
+    if d > _SERIES:  # logit = 2·atanh(d) = 2d + 2d³/3 + O(d⁵), the d⁵ term below ~2^-90·|d|
         return 2.0 * d + _TWO_THIRDS * (d * d * d)
     y0 = math.log(m) - math.log1p(-m)  # a few ulp (cancellation near m = 1/2)
     ph, pl, e = _parts(-y0)

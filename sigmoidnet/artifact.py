@@ -1,10 +1,17 @@
 """The model artifact: one `.safetensors` file, written atomically, loaded without unpickling.
 
-Tensors: the MLP's weights under `model.*`, and the normalization statistics `norm.mean`,
-`norm.std` (when the data was standardized). Metadata (safetensors' string map):
-`format` = "sigmoidnet", `format_version`, and `sigmoidnet` = a JSON object with the
-format version, sigmoidnet version, resolved config, feature names, label names, decision
-thresholds, and the epoch and metrics the weights came from.
+Format 2 (written now). Tensors: the MLP's weights under `model.*`, and the fitted
+preprocessor's arrays under `preprocess.*` (`preprocess.mean`, `preprocess.std` when the data
+was standardized). Metadata (safetensors' string map): `format` = "sigmoidnet",
+`format_version`, and `sigmoidnet` = a JSON object with the format version, sigmoidnet
+version, resolved config, feature and label names, `architecture`, `preprocessor` (the
+preprocessor's own description), `decision` (per-label `thresholds`, and `calibration`:
+null until calibration is fitted), `heldout` (which rows were held out, with their
+fingerprint: `sigmoidnet.data.HeldOut`; null without validation rows), and the epoch and
+metrics the weights came from.
+
+Format 1 (the first release) still loads: tensors `norm.mean`/`norm.std` and top-level
+`thresholds`; it has no held-out record.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
@@ -24,9 +32,10 @@ from sigmoidnet.config import Config, config_from_dict
 from sigmoidnet.errors import CheckpointError, ConfigError
 from sigmoidnet.fsutil import atomic_write_bytes
 from sigmoidnet.model import MLP
+from sigmoidnet.preprocess import Preprocessor, PreprocessorStateError
 
 FORMAT = "sigmoidnet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -38,33 +47,32 @@ class Artifact:
     feature_names: list[str]
     label_names: list[str]
     thresholds: list[float]
-    mean: torch.Tensor | None = None
-    std: torch.Tensor | None = None
+    preprocessor: Preprocessor
+    heldout: dict[str, Any] | None = None  # `sigmoidnet.data.HeldOut.to_dict()`
+    calibration: dict[str, Any] | None = None  # fitted calibration (none yet)
     epoch: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     sigmoidnet_version: str = __version__
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the stored standardization in place (x: (B, F) float32) and return x."""
-        if self.mean is not None and self.std is not None:
-            x.sub_(self.mean.to(x.device)).div_(self.std.to(x.device))
-        return x
+    format_version: int = FORMAT_VERSION  # of the file it was loaded from
 
     def metadata(self) -> dict[str, Any]:
+        pre_meta, _ = self.preprocessor.state()
         return {
             "format_version": FORMAT_VERSION,
             "sigmoidnet_version": self.sigmoidnet_version,
             "config": self.config.to_dict(),
             "feature_names": self.feature_names,
             "label_names": self.label_names,
-            "thresholds": self.thresholds,
-            "epoch": self.epoch,
-            "metrics": self.metrics,
             "architecture": {
                 "input_size": self.model.input_size,
                 "hidden_sizes": self.model.hidden_sizes,
                 "output_size": self.model.output_size,
             },
+            "preprocessor": pre_meta,
+            "decision": {"thresholds": self.thresholds, "calibration": self.calibration},
+            "heldout": self.heldout,
+            "epoch": self.epoch,
+            "metrics": self.metrics,
         }
 
 
@@ -73,9 +81,9 @@ def to_bytes(art: Artifact) -> bytes:
         f"model.{k}": v.detach().to("cpu", torch.float32).contiguous()
         for k, v in art.model.state_dict().items()
     }
-    if art.mean is not None and art.std is not None:
-        tensors["norm.mean"] = art.mean.detach().to("cpu", torch.float32).contiguous()
-        tensors["norm.std"] = art.std.detach().to("cpu", torch.float32).contiguous()
+    _, arrays = art.preprocessor.state()
+    for name, arr in arrays.items():
+        tensors[f"preprocess.{name}"] = torch.from_numpy(np.ascontiguousarray(arr, np.float32))
     meta = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -147,7 +155,17 @@ def load(path: str | Path) -> Artifact:
         arch = info["architecture"]
         features = [str(n) for n in info["feature_names"]]
         labels = [str(n) for n in info["label_names"]]
-        thresholds = [float(t) for t in info["thresholds"]]
+        if version == 1:
+            thresholds = [float(t) for t in info["thresholds"]]
+            calibration = None
+            heldout = None
+        else:
+            decision = info["decision"]
+            thresholds = [float(t) for t in decision["thresholds"]]
+            calibration = decision.get("calibration")
+            heldout = info.get("heldout")
+            if heldout is not None and not isinstance(heldout, dict):
+                raise TypeError("heldout must be an object")
     except ConfigError as e:
         raise CheckpointError(where, f"bad config in metadata: {e.what}") from None
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
@@ -174,31 +192,48 @@ def load(path: str | Path) -> Artifact:
             where, f"weights do not match the model in metadata: {detail}"
         ) from None
     model.eval()
-    mean, std = tensors.get("norm.mean"), tensors.get("norm.std")
-    if (mean is None) != (std is None) or (
-        mean is not None
-        and (mean.shape != (len(features),) or std is None or std.shape != mean.shape)
-    ):
-        raise CheckpointError(where, "normalization tensors are inconsistent")
-    if (
-        mean is not None
-        and std is not None
-        and not (
-            bool(torch.isfinite(mean).all())
-            and bool((std > 0).all())
-            and bool(torch.isfinite(std).all())
-        )
-    ):
-        raise CheckpointError(where, "normalization tensors hold non-finite or non-positive values")
+    preprocessor = _load_preprocessor(version, info, tensors, features, where)
     return Artifact(
         model=model,
         config=cfg,
         feature_names=features,
         label_names=labels,
         thresholds=thresholds,
-        mean=mean,
-        std=std,
+        preprocessor=preprocessor,
+        heldout=heldout,
+        calibration=calibration,
         epoch=info.get("epoch"),
         metrics=info.get("metrics") or {},
         sigmoidnet_version=str(info.get("sigmoidnet_version", "?")),
+        format_version=version,
     )
+
+
+def _load_preprocessor(
+    version: int,
+    info: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    features: list[str],
+    where: str,
+) -> Preprocessor:
+    """Format 2: the preprocessor's own state; format 1: `norm.mean`/`norm.std` (standard
+    normalization when present, none otherwise)."""
+    if version == 1:
+        prefix = "norm."
+        has = "norm.mean" in tensors or "norm.std" in tensors
+        meta: dict[str, Any] = {
+            "feature_names": features,
+            "normalize": "standard" if has else "none",
+        }
+    else:
+        prefix = "preprocess."
+        meta = info.get("preprocessor")  # type: ignore[assignment]
+        if not isinstance(meta, dict):
+            raise CheckpointError(where, "bad sigmoidnet metadata (no preprocessor)")
+        if meta.get("feature_names") != features:
+            raise CheckpointError(where, "preprocessor feature names disagree with the model")
+    arrays = {k[len(prefix) :]: v.numpy() for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        return Preprocessor.from_state(meta, arrays)
+    except PreprocessorStateError as e:
+        raise CheckpointError(where, str(e)) from None

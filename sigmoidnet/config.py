@@ -173,6 +173,8 @@ class Config(_Strict):
         )
         for key in irrelevant:
             out["data"].pop(key, None)
+        if self.data.val_path is not None:  # the whole val_path is held out: no fraction
+            out["data"].pop("val_fraction", None)
         return out
 
     def to_yaml(self) -> str:

@@ -1,4 +1,4 @@
-"""User-facing errors. Each carries the exit code of DESIGN.md's table.
+"""User-facing errors. Each carries the exit code of the README's "Exit codes" table.
 
 The CLI catches `SigmoidnetError` only and prints `error: <where>: <what>` on one line;
 anything else is a bug and keeps its traceback (exit 1).

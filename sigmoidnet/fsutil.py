@@ -11,12 +11,20 @@ Temporary names look like `.<name>.<pid>.<random>.tmp` (hidden, and unique per w
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "temp_name"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "input_file_problem",
+    "temp_name",
+]
 
 
 def temp_name(path: Path) -> Path:
@@ -83,3 +91,51 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
     """Write UTF-8 `text` to `path` atomically (newlines are written as given)."""
     atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def input_file_problem(
+    path: str | os.PathLike[str], *, missing: str = "file not found"
+) -> str | None:
+    """What is wrong with `path` as a file to read, in a few words, or None when it names a
+    readable regular file. Never raises: NUL bytes, lone surrogates, names too long, symlink
+    loops, directories, FIFOs and devices (`/dev/zero`), and unreadable files are all named.
+    Only regular files are read, so nothing blocks on a FIFO or reads an endless device."""
+    text = os.fspath(path)
+    if "\x00" in text:
+        return "the path contains a NUL byte"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the path is not valid UTF-8 (it holds a lone surrogate)"
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        return missing
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "the path is a symlink loop"
+        if e.errno == errno.ENAMETOOLONG:
+            return "the path is too long"
+        if e.errno == errno.ENOTDIR:
+            return missing
+        return f"cannot read: {e.strerror or e}"
+    except ValueError as e:  # pragma: no cover - embedded NUL on some platforms
+        return f"bad path ({e})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory"
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        return f"not a regular file ({kind})"
+    if not os.access(text, os.R_OK):
+        return "cannot read: permission denied"
+    return None

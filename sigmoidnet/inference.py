@@ -1,5 +1,6 @@
 """Using a trained model: `eval` (metrics on held-out or given data) and `predict` (batch
-scoring to CSV/Parquet/JSONL). The model is rebuilt from the artifact alone."""
+scoring to CSV/Parquet/JSONL). The model and its preprocessing are rebuilt from the artifact
+alone: nothing is fitted again here."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import torch
 from sigmoidnet import artifact as art_mod
 from sigmoidnet.activation import sigmoid_array
 from sigmoidnet.artifact import Artifact
-from sigmoidnet.data import PredictionWriter, iter_batches, load_dataset
-from sigmoidnet.errors import DataError, UsageError
+from sigmoidnet.data import HeldOut, iter_batches, load_heldout
+from sigmoidnet.errors import CheckpointError, DataError, UsageError
 from sigmoidnet.evaluation import EvalReport, evaluate_logits
+from sigmoidnet.io import PredictionWriter
 from sigmoidnet.model import predict_logits
 from sigmoidnet.rundir import MODEL, find_run
 
@@ -37,8 +39,30 @@ class PredictStats:
 
 def _logits(art: Artifact, x: np.ndarray) -> torch.Tensor:
     """Raw (n, F) features of a batch → (n, L) float32 logits on the CPU."""
-    xt = art.normalize(torch.from_numpy(x))  # the batch is ours: normalized in place
+    xt = torch.from_numpy(art.preprocessor.transform_(x))  # the batch is ours: in place
     return predict_logits(art.model, xt, CPU)
+
+
+def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Logits and labels of the rows the model's run held out, read again from its files,
+    checked against the run's record, transformed with the stored preprocessor."""
+    cfg = art.config
+    record: HeldOut | None = None
+    if art.heldout is not None:
+        try:
+            record = HeldOut.from_dict(art.heldout)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(str(path), f"bad held-out record in metadata ({e})") from None
+    # format 1 carries no record: its split is rebuilt from the config and seed alone
+    no_rows = cfg.data.val_path is None and cfg.data.holdout <= 0
+    if record is None and (art.format_version >= 2 or no_rows):
+        raise UsageError(
+            str(path),
+            "this model's run has no held-out data (val_fraction 0, no val_path); pass --data FILE",
+        )
+    x, y, desc = load_heldout(cfg.data, cfg.seed, record)
+    logits = _logits(art, x)
+    return logits, torch.from_numpy(y), desc
 
 
 def evaluate_model(
@@ -48,7 +72,8 @@ def evaluate_model(
     ignore: list[str] | None = None,
 ) -> EvalResult:
     """Evaluate `checkpoint` (or `run`'s model, or the latest run's) on `data`, or on the
-    held-out rows the run was validated on (rebuilt from the config and seed it carries).
+    held-out rows the run was validated on (read again, checked against the run's record and
+    transformed with the stored preprocessor: nothing is re-fitted).
     `ignore` names `data` columns that are neither features nor labels (ids)."""
     path = Path(checkpoint) if checkpoint is not None else find_run(run) / MODEL
     art = art_mod.load(path)
@@ -66,21 +91,7 @@ def evaluate_model(
         logits, y = torch.cat(chunks), torch.cat(targets)
         desc = str(data)
     else:
-        cfg = art.config
-        ds = load_dataset(cfg)  # deterministic from the config and its seed
-        if ds.x_val is None or ds.y_val is None or ds.x_val.shape[0] == 0:
-            raise UsageError(
-                str(path),
-                "this model's run has no held-out data (val_fraction 0, no val_path); "
-                "pass --data FILE",
-            )
-        # load_dataset normalized with the same training-split statistics the artifact holds
-        logits, y = predict_logits(art.model, ds.x_val, CPU), ds.y_val
-        desc = (
-            f"held-out data of {cfg.data.val_path}"
-            if cfg.data.val_path
-            else f"{ds.x_val.shape[0]} held-out rows of {cfg.data.path or 'random data'}"
-        )
+        logits, y, desc = _heldout_logits(art, path)
     report = evaluate_logits(logits, y, art.thresholds, art.label_names)
     return EvalResult(report, str(path), desc)
 

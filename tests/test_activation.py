@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sigmoidnet import activation as act
 from sigmoidnet.activation import (
     logit,
     logit_array,
@@ -262,3 +263,92 @@ def test_accuracy_on_many_more_points() -> None:
         print(f"{name}: {len(xs)} points, max {worst:.4f} ulp at {worst_x!r}, {share:.5%} CR")
         assert worst <= 1.0
         assert share >= 0.999
+
+
+# --- the generated constants of sigmoidnet.activation, regenerated with mpmath -----------
+
+# contexts of their own, so the global mpmath precision is left alone
+_MP = mpmath.MPContext()
+_MP.prec = 300
+_MP53 = mpmath.MPContext()  # converting into it rounds to 53 bits, to nearest
+_MP53.prec = 53
+
+
+def _exact_exp2_table() -> list[mpmath.mpf]:
+    """2^(j/N), j = 0..N-1, to 300 bits (j/N is exact: N = 256 is a power of two)."""
+    return [_MP.power(2, _MP.mpf(j) / act._N) for j in range(act._N)]
+
+
+def _nearest_double(x: mpmath.mpf) -> float:
+    """The double nearest to x (for x in the normal range): x rounded to 53 bits, exactly."""
+    return float(_MP53.mpf(x))  # exact: the 53-bit value is a double
+
+
+def _significant_bits(v: float) -> int:
+    """Bits from the leading to the last set bit of a normal float (1.0: 1, 1.5: 2)."""
+    m = int(math.frexp(abs(v))[0] * 2**53)
+    return 53 - ((m & -m).bit_length() - 1)
+
+
+def _pair_hex(pair: tuple[float, float]) -> str:
+    return f"({pair[0].hex()}, {pair[1].hex()})"
+
+
+def test_exp2_table_matches_mpmath_bit_for_bit() -> None:
+    # The table's comment: 2^(j/256) as (hi, lo) double-doubles, hi + lo correct to ~2^-106,
+    # i.e. hi = the double nearest to 2^(j/N), lo = the double nearest to 2^(j/N) - hi.
+    assert act._N == 256
+    assert len(act._TABLE) == act._N
+    expected = []
+    for x in _exact_exp2_table():
+        hi = _nearest_double(x)
+        expected.append((hi, _nearest_double(x - hi)))  # x - hi is exact at 300 bits
+    table = [(float(hi), float(lo)) for hi, lo in act._TABLE]
+    differ = [j for j in range(act._N) if _pair_hex(table[j]) != _pair_hex(expected[j])]
+    if differ:
+        j = differ[0]
+        pytest.fail(
+            f"_TABLE[{j}] = {_pair_hex(table[j])}, mpmath gives {_pair_hex(expected[j])} "
+            f"({len(differ)} of {act._N} entries differ)"
+        )
+    # the array path reads a numpy copy of the table: the same bits
+    hi_arr, lo_arr = act._table_arrays()
+    assert hi_arr.dtype == lo_arr.dtype == np.float64
+    copy = list(zip(hi_arr.tolist(), lo_arr.tolist(), strict=True))
+    differ = [j for j in range(act._N) if _pair_hex(copy[j]) != _pair_hex(table[j])]
+    assert not differ, f"_table_arrays() differs from _TABLE first at j={differ[0]}"
+
+
+def test_exp2_table_invariants() -> None:
+    # What _exp_neg_mantissa and the final rounding rely on: each entry a normalised
+    # double-double in [1, 2) whose sum is 2^(j/N) to ~2^-106.
+    for j, ((hi, lo), x) in enumerate(zip(act._TABLE, _exact_exp2_table(), strict=True)):
+        assert 1.0 <= hi < 2.0, j
+        assert abs(lo) <= math.ulp(hi) / 2, j
+        assert hi + lo == hi, j  # hi + lo rounds to hi
+        assert abs(x - hi) <= _MP.mpf(math.ulp(hi)) / 2, j  # hi is the nearest double
+        assert abs(x - hi - lo) <= _MP.ldexp(1, -106), j
+        if lo != 0.0:
+            assert abs(x - hi - lo) <= _MP.mpf(math.ulp(lo)) / 2, j  # lo is the nearest too
+    assert act._TABLE[0] == (1.0, 0.0)
+
+
+def test_range_reduction_constants_against_mpmath() -> None:
+    n, ln2 = act._N, _MP.ln2
+    # _INV_L = N / ln2 (the nearest double)
+    inv_l = _nearest_double(n / ln2)
+    assert inv_l == act._INV_L, f"_INV_L = {act._INV_L.hex()}, N/ln2 rounds to {inv_l.hex()}"
+    # ln2/N = _L1 + _L2 + _L3 to ~2^-130 (the sum is exact at 300 bits)
+    split = _MP.mpf(act._L1) + _MP.mpf(act._L2) + _MP.mpf(act._L3)
+    assert abs(ln2 / n - split) <= _MP.ldexp(1, -130)
+    # k·_L1 and k·_L2 exact for every k that occurs: k <= round(_BIG·_INV_L) < 2^19
+    k_max = round(act._BIG * act._INV_L)
+    assert k_max < 2**19
+    assert _significant_bits(act._L1) + 19 <= 53
+    assert _significant_bits(act._L2) + 19 <= 53
+    assert _MP.mpf(k_max) * _MP.mpf(act._L1) == _MP.mpf(k_max * act._L1)
+    assert _MP.mpf(k_max) * _MP.mpf(act._L2) == _MP.mpf(k_max * act._L2)
+    # Veltkamp's splitter, 2^27 + 1
+    assert act._SPLITTER == 2.0**27 + 1
+    # beyond _BIG, e^-|x| < 2^-1075: σ rounds to 0 or 1 and σ' to 0
+    assert _MP.exp(-_MP.mpf(act._BIG)) < _MP.ldexp(1, -1075)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -12,6 +13,13 @@ from sigmoidnet.artifact import Artifact
 from sigmoidnet.config import load_config
 from sigmoidnet.errors import CheckpointError
 from sigmoidnet.model import MLP
+from sigmoidnet.preprocess import Preprocessor
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v1"
+
+
+def transformed(art: Artifact, x: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(art.preprocessor.transform(x.numpy()))
 
 
 def make(tmp_path: Path, normalized: bool = True) -> tuple[Artifact, Path]:
@@ -24,8 +32,12 @@ def make(tmp_path: Path, normalized: bool = True) -> tuple[Artifact, Path]:
         feature_names=[f"f{i}" for i in range(5)],
         label_names=["a", "b", "c"],
         thresholds=[0.5, 0.3, 0.7],
-        mean=torch.randn(5) if normalized else None,
-        std=torch.rand(5) + 0.5 if normalized else None,
+        preprocessor=Preprocessor.from_state(
+            {"feature_names": [f"f{i}" for i in range(5)], "normalize": "standard"},
+            {"mean": torch.randn(5).numpy(), "std": (torch.rand(5) + 0.5).numpy()},
+        )
+        if normalized
+        else Preprocessor([f"f{i}" for i in range(5)], "none").fit(np.zeros((1, 5), np.float32)),
         epoch=4,
         metrics={"val_loss": 0.25},
     )
@@ -39,8 +51,8 @@ def test_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
     back = artifact.load(path)
     x = torch.randn(11, 5)
     torch.testing.assert_close(
-        back.model.predict_proba(back.normalize(x.clone())),
-        art.model.predict_proba(art.normalize(x.clone())),
+        back.model.predict_proba(transformed(back, x)),
+        art.model.predict_proba(transformed(art, x)),
         rtol=0,
         atol=0,
     )
@@ -49,15 +61,16 @@ def test_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
     assert back.thresholds == [0.5, 0.3, 0.7]
     assert back.epoch == 4 and back.metrics == {"val_loss": 0.25}
     assert back.config == art.config
-    assert back.mean is not None and torch.equal(back.mean, art.mean)  # type: ignore[arg-type]
+    assert back.preprocessor.mean_ is not None and art.preprocessor.mean_ is not None
+    assert np.array_equal(back.preprocessor.mean_, art.preprocessor.mean_)
 
 
 def test_without_normalization(tmp_path: Path) -> None:
     _, path = make(tmp_path, normalized=False)
     back = artifact.load(path)
-    assert back.mean is None and back.std is None
+    assert back.preprocessor.mean_ is None and back.preprocessor.std_ is None
     x = torch.randn(2, 5)
-    assert torch.equal(back.normalize(x.clone()), x)
+    assert torch.equal(transformed(back, x), x)
 
 
 def test_no_temporary_files_left(tmp_path: Path) -> None:
@@ -132,7 +145,7 @@ def test_directory(tmp_path: Path) -> None:
 
 
 def test_bad_normalization_tensors(tmp_path: Path) -> None:
-    p = tampered(tmp_path, "zero-std.safetensors", tensor_update={"norm.std": torch.zeros(5)})
+    p = tampered(tmp_path, "zero-std.safetensors", tensor_update={"preprocess.std": torch.zeros(5)})
     expect(p, "normalization tensors hold non-finite or non-positive values")
 
 
@@ -140,3 +153,33 @@ def test_weights_that_do_not_match(tmp_path: Path) -> None:
     bad = {"model.net.0.weight": torch.zeros(3, 3)}
     p = tampered(tmp_path, "shape.safetensors", tensor_update=bad)
     expect(p, "net.0.weight")
+
+
+# ---------------------------------------------------------------------------------------------
+# format 1 (the first release): tests/fixtures/v1 was written by sigmoidnet 0.1.0 at 1775323
+# (`sigmoidnet train --config v1.yaml`, then predict and eval --data on v1_data.csv)
+
+
+def test_a_format_1_artifact_loads_with_its_normalization() -> None:
+    art = artifact.load(FIXTURES / "model.safetensors")
+    assert art.format_version == 1 and art.heldout is None
+    assert art.feature_names == ["f0", "f1", "f2"] and art.label_names == ["y"]
+    assert art.thresholds == [0.5]
+    pre = art.preprocessor
+    assert pre.normalize == "standard" and pre.mean_ is not None and pre.mean_.shape == (3,)
+
+
+def test_a_format_1_artifact_is_saved_again_as_format_2(tmp_path: Path) -> None:
+    art = artifact.load(FIXTURES / "model.safetensors")
+    artifact.save(art, tmp_path / "m.safetensors")
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:
+        assert f.metadata()["format_version"] == "2"
+        assert sorted(k for k in f.keys() if not k.startswith("model.")) == [  # noqa: SIM118
+            "preprocess.mean",
+            "preprocess.std",
+        ]
+    back = artifact.load(tmp_path / "m.safetensors")
+    x = torch.randn(7, 3)
+    assert torch.equal(
+        back.model.predict_proba(transformed(back, x)), art.model.predict_proba(transformed(art, x))
+    )

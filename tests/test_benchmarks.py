@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import run
+from benchmarks import harness, run
 from benchmarks.baselines import HandWrittenLoop, IdiomaticLoop, sgemm_peak
+from benchmarks.files import make_files
 from benchmarks.problem import make_problem, write_csv, write_npz, write_parquet
+from benchmarks.sections import cuda
 from benchmarks.standalone_train import load_parquet, standardize_
 
 
@@ -87,24 +89,24 @@ def test_sgemm_peak_reports_positive_rates() -> None:
 def test_run_child_reports_its_own_peak_memory() -> None:
     ballast = np.ones(40 * 2**20 // 8)  # 40 MiB in this process must not count
     ballast[::512] = 2.0
-    child = run.run_child([sys.executable, "-c", "pass"])
+    child = harness.run_child([sys.executable, "-c", "pass"])
     assert child.rc == 0 and child.wall_s > 0
     assert child.maxrss_mb is not None and child.maxrss_mb < 40
     fill = "b = bytearray(80 * 2**20); b[::4096] = b'x' * len(b[::4096])"
-    big = run.run_child([sys.executable, "-c", fill])
+    big = harness.run_child([sys.executable, "-c", fill])
     assert big.maxrss_mb is not None and big.maxrss_mb > 80
-    failed = run.run_child([sys.executable, "-c", "import sys; sys.exit(3)"])
+    failed = harness.run_child([sys.executable, "-c", "import sys; sys.exit(3)"])
     assert failed.rc == 3
     with pytest.raises(RuntimeError, match="exited 3"):
-        run._checked(failed, "it")
+        harness.checked(failed, "it")
 
 
 def test_targets_pass_fail_and_missing() -> None:
-    assert run.Target("a", 6.5, ">=", 6.0, "").passed is True
-    assert run.Target("a", 5.9, ">=", 6.0, "").passed is False
-    assert run.Target("a", 1.1, "<=", 1.15, "").passed is True
-    assert run.Target("a", None, "<=", 1.15, "").passed is None
-    assert run.Target("a", math.nan, "<=", 1.15, "").passed is None
+    assert harness.Target("a", 6.5, ">=", 6.0, "").passed is True
+    assert harness.Target("a", 5.9, ">=", 6.0, "").passed is False
+    assert harness.Target("a", 1.1, "<=", 1.15, "").passed is True
+    assert harness.Target("a", None, "<=", 1.15, "").passed is None
+    assert harness.Target("a", math.nan, "<=", 1.15, "").passed is None
 
 
 def test_harness_end_to_end_tiny(tmp_path: Path) -> None:
@@ -123,10 +125,10 @@ def test_harness_end_to_end_tiny(tmp_path: Path) -> None:
 
 def test_gpu_section_runs_its_code_on_the_cpu(tmp_path: Path) -> None:
     # the GPU rows cannot be measured here; run the same code with device="cpu"
-    plan = run.Plan(**{**run.QUICK.__dict__, "rows": 2048, "engine_reps": 1})
-    res = run.Results()
-    files = run.make_files(tmp_path, plan.rows, res)
-    run.section_cuda(plan, files, res, device="cpu")
+    plan = harness.Plan(**{**harness.QUICK.__dict__, "rows": 2048, "engine_reps": 1})
+    res = harness.Results()
+    files = make_files(tmp_path, plan.rows, res)
+    cuda.run(plan, files, res, device="cpu")
     out = res.data["cuda"]
     for name in ("engine fp32", "engine bf16", "hand-written fp32"):
         assert out[name]["rows_per_s"] > 0

@@ -142,6 +142,15 @@ def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
     assert again == cfg.model_copy(update={"name": cfg.name})
 
 
+def test_resolved_yaml_of_a_val_path_config_round_trips(tmp_path: Path) -> None:
+    # the whole val_path is held out: the resolved config must not also carry val_fraction
+    text = "data:\n  source: csv\n  path: t.csv\n  val_path: v.csv\n  labels: [y]\n"
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.data.holdout == 0.0
+    again = load_config(write(tmp_path, cfg.to_yaml(), "again.yaml"))
+    assert again == cfg.model_copy(update={"name": cfg.name})
+
+
 def test_schema_lists_sections() -> None:
     schema = json_schema()
     assert set(schema["properties"]) >= {"name", "seed", "device", "data", "model", "train"}

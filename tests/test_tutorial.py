@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sigmoidnet.config import load_config
-from sigmoidnet.training import fit, prepare
+from sigmoidnet.engine import fit, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "tests" / "fixtures" / "tutorial_network.py"

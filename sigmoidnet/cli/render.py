@@ -1,14 +1,20 @@
-"""Rendering: the only place that prints (Rich tables, progress bars, JSON lines, errors).
+"""Rendering: the only place in the CLI that prints (Rich tables, progress bars, JSON lines,
+plain text, errors).
 
-Rich is imported lazily so that importing this module costs nothing at start-up.
+Everything writes to `sys.stdout` / `sys.stderr` as they are at call time (so that
+`typer.testing.CliRunner` captures it) and flushes stdout, so that a reader that has gone
+(`... | head`) raises `BrokenPipeError` inside the command, where the CLI's error boundary
+(`sigmoidnet.cli._boundary`) turns it into a quiet exit 0. Rich is imported lazily so that
+importing this module costs nothing at start-up; so is `json`.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +22,16 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from sigmoidnet.evaluation import EvalReport
+
+
+# ---------------------------------------------------------------------------------------------
+# plain text
+
+
+def text(s: str) -> None:
+    """`s` on stdout, as it is (the caller ends its lines), flushed."""
+    sys.stdout.write(s)
+    sys.stdout.flush()
 
 
 def error(message: str) -> None:
@@ -28,10 +44,47 @@ def note(message: str) -> None:
     sys.stderr.write(f"note: {message}\n")
 
 
-def _console(stderr: bool = False) -> Console:
+def hint(message: str) -> None:
+    """A line on stderr for the person at the terminal (not an error)."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
+def json_line(obj: dict[str, Any]) -> None:
+    import json
+
+    text(json.dumps(obj) + "\n")
+
+
+def json_document(obj: Any) -> None:
+    """`obj` as indented JSON, then a newline."""
+    import json
+
+    text(json.dumps(obj, indent=2) + "\n")
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@functools.cache
+def _console_class() -> type[Console]:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich's own handling exits 1; hand the error to the CLI's boundary (exit 0)
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _Console
+
+
+def _console(stderr: bool = False, soft_wrap: bool = True) -> Console:
+    return _console_class()(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -42,11 +95,6 @@ def fmt(value: Any, digits: int = 4) -> str:
             return str(value)
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def json_line(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,14 +179,14 @@ class TrainReporter:
             for key, _, w in self.columns:
                 v = row.get(key)
                 if key == "epoch":
-                    text = f"{v}/{self.epochs}"
+                    cell = f"{v}/{self.epochs}"
                 elif key == "rows_per_s":
-                    text = "n/a" if v is None else f"{v:,.0f}"
+                    cell = "n/a" if v is None else f"{v:,.0f}"
                 elif key == "seconds":
-                    text = fmt(v, 3)
+                    cell = fmt(v, 3)
                 else:
-                    text = fmt(v, 6 if key.endswith("loss") else 4)
-                cells.append(f"{text:>{w}}")
+                    cell = fmt(v, 6 if key.endswith("loss") else 4)
+                cells.append(f"{cell:>{w}}")
             self.console.print(" ".join(cells))
         self._epoch = row["epoch"] + 1
         self._epoch_start = time.perf_counter()
@@ -231,6 +279,100 @@ def eval_table(report: EvalReport, title: str) -> None:
         note(n)
 
 
+# ---------------------------------------------------------------------------------------------
+# predict
+
+
 def predict_summary(n_rows: int, out: str, seconds: float) -> None:
     rate = n_rows / seconds if seconds > 0 else float("inf")
     _console(stderr=True).print(f"{n_rows:,} rows → {out} ({seconds:.2f} s, {rate:,.0f} rows/s)")
+
+
+# ---------------------------------------------------------------------------------------------
+# activate
+
+
+ACTIVATE_FORMATS = ("table", "plain", "json", "csv")
+# Up to this many rows a terminal table is drawn with rich; beyond, with plain text.
+RICH_TABLE_LIMIT = 1000
+# (input, value) column names per function
+_CSV_HEADERS = {
+    "sigmoid": ("x", "sigmoid"),
+    "derivative": ("x", "sigmoid_derivative"),
+    "inverse": ("p", "logit"),
+}
+_TABLE_HEADERS = {
+    "sigmoid": ("x", "sigmoid(x)"),
+    "derivative": ("x", "sigmoid'(x)"),
+    "inverse": ("p", "logit(p)"),
+}
+
+
+def activate_values(
+    form: str, function: str, xs: Sequence[float], values: Sequence[float], digits: int | None
+) -> None:
+    """`activate`'s output: the inputs and values of `function` (sigmoid | derivative |
+    inverse) as `form` (one of `ACTIVATE_FORMATS`), values with `digits` significant digits
+    (None: the shortest repr that round-trips)."""
+    headers = (_TABLE_HEADERS if form == "table" else _CSV_HEADERS)[function]
+    out = _activate_text(form, headers, xs, values, _formatter(digits))
+    if out is not None:
+        text(out)
+
+
+def _formatter(digits: int | None) -> Callable[[float], str]:
+    if digits is None:
+        return repr  # shortest string that round-trips
+    spec = f".{digits}g"
+    return lambda v: format(v, spec)
+
+
+def _json_number(s: str) -> str:
+    """JSON has no nan/inf: they are written as the strings "nan", "inf" and "-inf"."""
+    return f'"{s}"' if s in ("nan", "inf", "-inf") else s
+
+
+def _activate_text(
+    form: str,
+    headers: tuple[str, str],
+    xs: Sequence[float],
+    values: Sequence[float],
+    fv: Callable[[float], str],
+) -> str | None:
+    """The whole output as one string (None for a rich table, which is printed directly)."""
+    if form == "plain":
+        return "\n".join(map(fv, values)) + "\n" if values else ""
+    if form == "csv":
+        rows = "".join(f"{x},{v}\n" for x, v in zip(map(repr, xs), map(fv, values), strict=True))
+        return f"{headers[0]},{headers[1]}\n{rows}"
+    if form == "json":
+        if not xs:
+            return "[]\n"
+        rows = ",\n".join(
+            f'  {{"x": {_json_number(x)}, "value": {_json_number(v)}}}'
+            for x, v in zip(map(repr, xs), map(fv, values), strict=True)
+        )
+        return f"[\n{rows}\n]\n"
+    # table
+    col_x = list(map(repr, xs))
+    col_v = list(map(fv, values))
+    if len(xs) <= RICH_TABLE_LIMIT:
+        _rich_value_table(headers, col_x, col_v)
+        return None
+    wx = max(len(headers[0]), *map(len, col_x))
+    wv = max(len(headers[1]), *map(len, col_v))
+    lines = [f"{headers[0]:>{wx}}  {headers[1]:>{wv}}", f"{'-' * wx}  {'-' * wv}"]
+    lines.extend(f"{x:>{wx}}  {v:>{wv}}" for x, v in zip(col_x, col_v, strict=True))
+    return "\n".join(lines) + "\n"
+
+
+def _rich_value_table(headers: tuple[str, str], col_x: list[str], col_v: list[str]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(headers[0], justify="right", style="cyan", no_wrap=True)
+    table.add_column(headers[1], justify="right", style="bold", no_wrap=True)
+    for x, v in zip(col_x, col_v, strict=True):
+        table.add_row(x, v)
+    _console(soft_wrap=False).print(table)

@@ -1,4 +1,4 @@
-"""sigmoidnet.csvfast and its C parser: exact float32 values, the accepted dialect, deferral
+"""sigmoidnet.data.formats.csv_fast and its C parser: exact float32 values, the accepted dialect, deferral
 to pyarrow for everything else, and thread ranges. An independent exact oracle (Fractions)
 checks the rounding; pyarrow's own float32 parse is the reference for whole files."""
 
@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from sigmoidnet import csvfast
 from sigmoidnet.config import config_from_dict
-from sigmoidnet.data import _keep_rows_inplace, load_dataset
+from sigmoidnet.data import load_dataset
+from sigmoidnet.data.formats import csv_fast as csvfast
+from sigmoidnet.data.split import keep_rows_inplace as _keep_rows_inplace
 from tests.conftest import write_learnable_csv
 
 # The extension is optional for users without a C compiler; this project's install builds it,
@@ -269,12 +270,15 @@ def test_load_dataset_is_the_same_with_and_without_the_fast_path(
         return out
 
     monkeypatch.setattr(csvfast, "read_numeric", spy)
-    fast = load_dataset(cfg)
+    fast = load_dataset(cfg.data, cfg.seed)
     assert calls and calls[0] is not None  # the fast path did read it
     monkeypatch.setattr(csvfast, "_csvparse", None)
-    slow = load_dataset(cfg)
+    slow = load_dataset(cfg.data, cfg.seed)
     assert calls[-1] is None
-    for name in ("x_train", "y_train", "x_val", "y_val", "mean", "std"):
+    for name in ("mean_", "std_"):  # the fitted preprocessing
+        m, n = getattr(fast.preprocessor, name), getattr(slow.preprocessor, name)
+        assert (m is None) == (n is None) and (m is None or np.array_equal(m, n)), name
+    for name in ("x_train", "y_train", "x_val", "y_val"):
         a, b = getattr(fast, name), getattr(slow, name)
         assert (a is None) == (b is None), name
         if a is not None:
@@ -291,7 +295,7 @@ def test_bad_labels_get_pyarrows_message(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_text("x,a,b\n1,0,1\n2,1,2\n")
     with pytest.raises(DataError) as info:
-        load_dataset(csv_config(path, val_fraction=0.0))
+        load_dataset(csv_config(path, val_fraction=0.0).data, 0)
     assert "column 'b', row 2" in info.value.message and "0 or 1" in info.value.message
 
 

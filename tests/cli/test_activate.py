@@ -17,7 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from sigmoidnet.activation import logit, sigmoid, sigmoid_array, sigmoid_derivative
-from sigmoidnet.cli_activate import RICH_TABLE_LIMIT, SCALAR_LIMIT, register
+from sigmoidnet.cli.activate import RICH_TABLE_LIMIT, SCALAR_LIMIT, register
+from tests.cli.util import env
 
 TUTORIAL = ["0.11920292202211756", "0.2689414213699951", "0.5", "0.7310585786300049",
             "0.8807970779778824"]  # fmt: skip
@@ -25,7 +26,7 @@ TUTORIAL = ["0.11920292202211756", "0.2689414213699951", "0.5", "0.7310585786300
 # The same app as a script, for the start-up checks in a fresh interpreter.
 APP_SCRIPT = """
 import sys, typer
-from sigmoidnet.cli_activate import register
+from sigmoidnet.cli.activate import register
 app = typer.Typer(add_completion=False)
 @app.callback()
 def main() -> None:
@@ -363,6 +364,8 @@ def test_a_closed_pipe_is_quiet() -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # with PYTHONUNBUFFERED a big write into a closed pipe can end short without an error
+        env=env(buffered=True),
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write(b"1.5\n" * 100_000)

@@ -1,10 +1,12 @@
 """`sigmoidnet activate`: exact sigmoid values of numbers, for terminals and pipes.
 
-`register(app)` adds the command to the main Typer app. Start-up is the point here: this
-module imports typer (already loaded by the app), `sigmoidnet.errors` and
-`sigmoidnet.activation` (pure `math`) and nothing else. numpy is imported only for big
-inputs (more than `SCALAR_LIMIT` numbers, or a .npy file) and rich only to draw a table
-on a terminal; torch never.
+`register(app)` adds the command to a Typer app. Start-up is the point here: this module
+imports typer (already loaded by the app), the CLI's boundary and render modules,
+`sigmoidnet.errors` and `sigmoidnet.activation` (pure `math`) and nothing else. numpy is
+imported only for big inputs (more than `SCALAR_LIMIT` numbers, or a .npy file) and rich
+only to draw a table on a terminal; torch never. Errors and a closed stdout go through the
+CLI's one boundary (`sigmoidnet.cli._boundary`); the output is drawn by
+`render.activate_values`.
 
 Negative numbers are ordinary arguments (`activate -2 -1 0 1 2`, `-inf`, `-.5`): the
 command class moves every number-like word that is not an option's value behind `--`
@@ -14,9 +16,8 @@ read as `-i -n -f`.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -25,7 +26,11 @@ import typer
 from typer.core import TyperCommand
 
 from sigmoidnet.activation import logit, sigmoid, sigmoid_derivative
-from sigmoidnet.errors import DataError, SigmoidnetError, UsageError
+from sigmoidnet.cli import render
+from sigmoidnet.cli._boundary import boundary
+from sigmoidnet.cli.render import ACTIVATE_FORMATS as FORMATS
+from sigmoidnet.cli.render import RICH_TABLE_LIMIT
+from sigmoidnet.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,30 +38,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "RICH_TABLE_LIMIT",
     "SCALAR_LIMIT",
     "ActivateCommand",
     "activate",
     "register",
 ]
 
-FORMATS = ("table", "plain", "json", "csv")
 # Up to this many numbers the pure-Python functions are used (≈4-10 µs each), which is
 # quicker than importing numpy (≈90 ms); above it, the vectorised numpy functions.
 SCALAR_LIMIT = 2000
-# Up to this many rows a terminal table is drawn with rich; beyond, with plain text.
-RICH_TABLE_LIMIT = 1000
 WHERE = "activate"
-# (input, value) column names per function
-CSV_HEADERS = {
-    "sigmoid": ("x", "sigmoid"),
-    "derivative": ("x", "sigmoid_derivative"),
-    "inverse": ("p", "logit"),
-}
-TABLE_HEADERS = {
-    "sigmoid": ("x", "sigmoid(x)"),
-    "derivative": ("x", "sigmoid'(x)"),
-    "inverse": ("p", "logit(p)"),
-}
 NPY_MAGIC = b"\x93NUMPY"
 NUMBERS_HELP = (
     "Numbers, in any Python float syntax (1e-3, -inf, nan, .5); negative ones need no '--'. "
@@ -101,7 +93,7 @@ class ActivateCommand(TyperCommand):
                 break
             if word in takes_value:  # `--digits -3`: -3 is the option's value
                 if i + 1 == len(args):
-                    typer.echo(f"error: {WHERE}: {word} needs a value (see --help)", err=True)
+                    render.error(f"{WHERE}: {word} needs a value (see --help)")
                     raise typer.Exit(2)
                 options.extend(args[i : i + 2])
                 i += 2
@@ -117,7 +109,7 @@ class ActivateCommand(TyperCommand):
             if ctx.resilient_parsing:
                 raise
             message = " ".join(err.format_message().split())
-            typer.echo(f"error: {WHERE}: {message} (see --help)", err=True)
+            render.error(f"{WHERE}: {message} (see --help)")
             raise typer.Exit(err.exit_code) from None
 
 
@@ -128,7 +120,7 @@ def _read_stdin() -> str:
     if sys.stdin is None:
         return ""
     if sys.stdin.isatty():
-        typer.echo("reading numbers from stdin; end with Ctrl-D (see --help)", err=True)
+        render.hint("reading numbers from stdin; end with Ctrl-D (see --help)")
     return sys.stdin.read()
 
 
@@ -248,85 +240,10 @@ def _compute(xs: Values, derivative: bool, inverse: bool) -> tuple[list[float], 
     return (xs if isinstance(xs, list) else arr.tolist()), values
 
 
-# --- output --------------------------------------------------------------------------------
-
-
-def _formatter(digits: int | None) -> Callable[[float], str]:
-    if digits is None:
-        return repr  # shortest string that round-trips
-    spec = f".{digits}g"
-    return lambda v: format(v, spec)
-
-
-def _json_number(text: str) -> str:
-    """JSON has no nan/inf: they are written as the strings "nan", "inf" and "-inf"."""
-    return f'"{text}"' if text in ("nan", "inf", "-inf") else text
-
-
-def _render(
-    fmt: str,
-    headers: tuple[str, str],
-    xs: list[float],
-    values: list[float],
-    fv: Callable[[float], str],
-) -> str | None:
-    """The whole output as one string (None for a rich table, which is printed directly)."""
-    if fmt == "plain":
-        return "\n".join(map(fv, values)) + "\n" if values else ""
-    if fmt == "csv":
-        rows = "".join(f"{x},{v}\n" for x, v in zip(map(repr, xs), map(fv, values), strict=True))
-        return f"{headers[0]},{headers[1]}\n{rows}"
-    if fmt == "json":
-        if not xs:
-            return "[]\n"
-        rows = ",\n".join(
-            f'  {{"x": {_json_number(x)}, "value": {_json_number(v)}}}'
-            for x, v in zip(map(repr, xs), map(fv, values), strict=True)
-        )
-        return f"[\n{rows}\n]\n"
-    # table
-    col_x = list(map(repr, xs))
-    col_v = list(map(fv, values))
-    if len(xs) <= RICH_TABLE_LIMIT:
-        _rich_table(headers, col_x, col_v)
-        return None
-    wx = max(len(headers[0]), *map(len, col_x))
-    wv = max(len(headers[1]), *map(len, col_v))
-    lines = [f"{headers[0]:>{wx}}  {headers[1]:>{wv}}", f"{'-' * wx}  {'-' * wv}"]
-    lines.extend(f"{x:>{wx}}  {v:>{wv}}" for x, v in zip(col_x, col_v, strict=True))
-    return "\n".join(lines) + "\n"
-
-
-def _rich_table(headers: tuple[str, str], col_x: Iterable[str], col_v: Iterable[str]) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column(headers[0], justify="right", style="cyan", no_wrap=True)
-    table.add_column(headers[1], justify="right", style="bold", no_wrap=True)
-    for x, v in zip(col_x, col_v, strict=True):
-        table.add_row(x, v)
-    Console(highlight=False).print(table)
-
-
-def _write(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # `... | head`: the reader has gone; stop quietly (no traceback, no "Exception ignored").
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):  # not a real file (tests)
-            pass
-        raise typer.Exit(0) from None
-
-
 # --- the command ---------------------------------------------------------------------------
 
 
+@boundary
 def activate(
     numbers: Annotated[
         list[str] | None,
@@ -384,18 +301,14 @@ def activate(
 
     Example: sigmoidnet activate -2 -1 0 1 2
     """
-    try:
-        _activate(
-            list(numbers or ()),
-            None if file is None else Path(file),
-            fmt,
-            _parse_digits(digits),
-            bool(derivative),
-            bool(inverse),
-        )
-    except SigmoidnetError as err:
-        typer.echo(f"error: {err.message}", err=True)
-        raise typer.Exit(err.exit_code) from None
+    _activate(
+        list(numbers or ()),
+        None if file is None else Path(file),
+        fmt,
+        _parse_digits(digits),
+        bool(derivative),
+        bool(inverse),
+    )
 
 
 def _parse_digits(digits: str | int | None) -> int | None:
@@ -425,20 +338,10 @@ def _activate(
     if derivative and inverse:
         raise UsageError(WHERE, "--derivative and --inverse cannot be combined")
     if fmt is None:
-        fmt = "table" if _stdout_is_terminal() else "plain"
+        fmt = "table" if render.stdout_is_terminal() else "plain"
     name = "inverse" if inverse else "derivative" if derivative else "sigmoid"
-    headers = (TABLE_HEADERS if fmt == "table" else CSV_HEADERS)[name]
     xs, values = _compute(_gather(numbers, file), derivative, inverse)
-    text = _render(fmt, headers, xs, values, _formatter(digits))
-    if text is not None:
-        _write(text)
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
+    render.activate_values(fmt, name, xs, values, digits)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,3 +1,5 @@
+"""sigmoidnet.engine: setup and the Trainer (loop, state, divergence, devices)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +8,17 @@ from typing import Any
 import pytest
 import torch
 
-from sigmoidnet import training
 from sigmoidnet.artifact import Artifact
 from sigmoidnet.config import load_config
+from sigmoidnet.engine import (
+    Trainer,
+    fit,
+    make_artifact,
+    pos_weight_tensor,
+    prepare,
+    resolve_device,
+)
 from sigmoidnet.errors import DivergenceError, UsageError
-from sigmoidnet.training import fit, pos_weight_tensor, prepare, resolve_device
 
 
 class ListSink:
@@ -65,12 +73,8 @@ def test_partial_last_batch_is_weighted(learnable_config: Path) -> None:
     # 320 training rows, batch 300: one full and one 20-row batch
     cfg = load_config(learnable_config, ["train.batch_size=300", "train.epochs=1"])
     s = prepare(cfg)
-    model_copy = training.make_artifact(s, 0, {}).model
-    loss = training.train_epoch(
-        s,
-        training._EpochState(torch.Generator().manual_seed(cfg.seed)),
-        training._Precision("fp32", s.device),
-    )
+    model_copy = make_artifact(s, 0, {}).model
+    loss = Trainer(s).train_epoch()
     assert torch.isfinite(loss)
     assert model_copy is not s.model
 
@@ -88,7 +92,7 @@ def test_pos_weight_auto(learnable_config: Path) -> None:
 def test_divergence_keeps_last_good_model(
     learnable_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = training.train_epoch
+    real = Trainer.train_epoch
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -96,7 +100,7 @@ def test_divergence_keeps_last_good_model(
         loss = real(*args, **kwargs)
         return torch.tensor(float("nan")) if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(training, "train_epoch", flaky)
+    monkeypatch.setattr(Trainer, "train_epoch", flaky)
     sink = ListSink()
     cfg = load_config(learnable_config, ["train.epochs=5"])
     with pytest.raises(DivergenceError) as exc:
@@ -124,78 +128,3 @@ def test_cuda_training(learnable_config: Path, precision: str) -> None:
     assert s.x_train.is_cuda
     hist = fit(s).history
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
-
-
-@pytest.mark.parametrize(("kind", "weight_decay"), [("adam", 0.0), ("adam", 0.01), ("adamw", 0.01)])
-def test_direct_adam_is_bit_for_bit_optimizer_step(kind: str, weight_decay: float) -> None:
-    def make() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Linear(7, 2))
-        cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
-        return model, cls(model.parameters(), lr=0.01, weight_decay=weight_decay, fused=True)
-
-    ref_model, ref_opt = make()
-    model, opt = make()
-    assert training._DirectAdam.applies(opt)
-    direct = training._DirectAdam(opt)
-    gen = torch.Generator().manual_seed(1)
-    for step in range(6):
-        if step == 3:  # a schedule changing the rate is followed
-            ref_opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"] = 0.003
-        for p, q in zip(ref_model.parameters(), model.parameters(), strict=True):
-            g = torch.randn(p.shape, generator=gen)
-            if p.grad is None:
-                p.grad, q.grad = g.clone(), g.clone()
-            else:  # gradients are written in place, as the manual step does
-                p.grad.copy_(g)
-                q.grad.copy_(g)  # type: ignore[union-attr]
-        ref_opt.step()
-        direct.step()
-        for p, q in zip(ref_model.parameters(), model.parameters(), strict=True):
-            assert torch.equal(p, q)
-            for key in ("exp_avg", "exp_avg_sq", "step"):
-                assert torch.equal(ref_opt.state[p][key], opt.state[q][key])
-    assert direct.lists is not None  # (the direct path was taken after the first step)
-
-
-def test_direct_adam_only_where_it_is_the_same() -> None:
-    params = [torch.nn.Parameter(torch.zeros(3))]
-    assert not training._DirectAdam.applies(torch.optim.Adam(params, fused=False))
-    assert not training._DirectAdam.applies(torch.optim.Adam(params, fused=True, amsgrad=True))
-    assert not training._DirectAdam.applies(torch.optim.SGD(params, lr=0.1))
-    opt = torch.optim.Adam(params, fused=True)
-    opt.register_step_post_hook(lambda *_: None)
-    assert not training._DirectAdam.applies(opt)
-
-
-@pytest.mark.parametrize(
-    ("activation", "hidden", "pos_weight"),
-    [
-        ("relu", "[16]", "null"),
-        ("relu", "[]", "null"),
-        ("tanh", "[8, 8]", "auto"),
-        ("sigmoid", "[8]", "[2.0, 0.5]"),
-        ("leaky_relu", "[8, 4]", "null"),
-    ],
-)
-def test_manual_step_matches_autograd(
-    learnable_config: Path, activation: str, hidden: str, pos_weight: str
-) -> None:
-    sets = [
-        f"model.activation={activation}",
-        f"model.hidden_sizes={hidden}",
-        f"train.pos_weight={pos_weight}",
-        "train.epochs=3",
-    ]
-    cfg = load_config(learnable_config, sets)
-    manual = prepare(cfg)
-    assert training._ManualStep.applies(manual)
-    auto = prepare(cfg)
-    auto.allow_manual = False
-    h_manual = fit(manual).history
-    h_auto = fit(auto).history
-    for a, b in zip(h_manual, h_auto, strict=True):
-        assert abs(a["train_loss"] - b["train_loss"]) < 1e-5
-        assert abs(a["val_loss"] - b["val_loss"]) < 1e-5
-    for p, q in zip(manual.model.parameters(), auto.model.parameters(), strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)

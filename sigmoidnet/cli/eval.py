@@ -1,0 +1,48 @@
+"""`sigmoidnet eval`: metrics of a trained model, per label and averaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sigmoidnet.cli import render
+from sigmoidnet.cli._boundary import boundary
+
+
+@boundary
+def eval_(
+    run: Annotated[
+        Path | None, typer.Option("--run", help="Run directory (default: runs/latest).")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A model.safetensors file.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CSV/Parquet/NPZ file with features and labels.")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="A --data column that is not a feature (an id), repeatable."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Metrics of a trained model, per label and averaged (default: the latest run on its own held-out data)."""  # noqa: E501
+    from sigmoidnet.errors import UsageError
+    from sigmoidnet.inference import evaluate_model
+
+    if run is not None and checkpoint is not None:
+        raise UsageError("eval", "give --run or --checkpoint, not both")
+    result = evaluate_model(run=run, checkpoint=checkpoint, data=data, ignore=list(ignore or []))
+    if json_:
+        render.json_line(
+            {"model": result.model_path, "data": result.data_desc, **result.report.to_dict()}
+        )
+    else:
+        render.eval_table(result.report, f"{result.model_path} on {result.data_desc}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` command to `app`."""
+    app.command("eval")(eval_)

@@ -1,0 +1,24 @@
+"""The batches `stream.iter_batches` yields (eval and predict)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass
+class Batch:
+    """One slice of a file read by `iter_batches`."""
+
+    x: F32  # (n, F) float32, NOT normalized
+    y: F32 | None  # (n, L) float32 0/1, when labels were requested
+    keep: pa.Table | None  # the `keep` columns, as read (CSV: as text)
+    first_row: int  # 1-based data-row number of x[0]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])

@@ -1,0 +1,95 @@
+"""The train steps and the one function that picks between them.
+
+A step takes a batch (B, F) features and (B, L) targets on the training device, updates the
+model and returns the detached batch loss (no host sync). `AutogradStep` works for every
+model, precision and launch; `ManualStep` (hand-derived gradients) is faster where it applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from sigmoidnet.engine.manual_step import ManualStep
+from sigmoidnet.engine.precision import Precision
+from sigmoidnet.model import MLP
+
+StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class AutogradStep:
+    """Forward, loss, backward, update through autograd (and DDP's hooks, when wrapped)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: nn.BCEWithLogitsLoss,
+        optimizer: torch.optim.Optimizer,
+        precision: Precision,
+    ) -> None:
+        self.model, self.loss_fn, self.optimizer, self.precision = (
+            model,
+            loss_fn,
+            optimizer,
+            precision,
+        )
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        prec = self.precision
+        with prec.autocast():
+            logits = self.model(xb)  # (B, L)
+        loss = self.loss_fn(logits.float(), yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        if prec.scaler is not None:
+            prec.scaler.scale(loss).backward()
+            prec.scaler.step(self.optimizer)
+            prec.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        detached: torch.Tensor = loss.detach()
+        return detached
+
+
+def distributed_world() -> int:
+    """Processes in the current torch.distributed group (1 outside a distributed launch)."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_world_size())
+    return 1
+
+
+def manual_applies(
+    model: nn.Module, activation: str, dropout: float, precision: str, allow: bool = True
+) -> bool:
+    """Where the hand-derived step gives autograd's update: a bare MLP (not a DDP or other
+    wrapper), fp32, no dropout, a supported activation, and a single process (it fires no
+    autograd hooks, so DDP could not all-reduce its gradients)."""
+    return (
+        allow
+        and type(model) is MLP
+        and dropout == 0
+        and activation in ManualStep.SUPPORTED
+        and precision == "fp32"
+        and distributed_world() == 1
+    )
+
+
+def choose_step(
+    model: nn.Module,
+    loss_fn: nn.BCEWithLogitsLoss,
+    optimizer: torch.optim.Optimizer,
+    precision: Precision,
+    *,
+    activation: str,
+    dropout: float,
+    precision_name: str,
+    allow_manual: bool = True,
+) -> StepFn:
+    """The train step for this model and launch: `ManualStep` where it applies, else autograd."""
+    if manual_applies(model, activation, dropout, precision_name, allow_manual):
+        assert isinstance(model, MLP)
+        return ManualStep(model, optimizer, activation, loss_fn.pos_weight)
+    return AutogradStep(model, loss_fn, optimizer, precision)

@@ -1,0 +1,228 @@
+"""Prediction output: `PredictionWriter` writes CSV, Parquet or JSON Lines, atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import types
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from sigmoidnet.data.messages import one_line
+from sigmoidnet.errors import UsageError
+from sigmoidnet.fsutil import atomic_path
+
+_OUTPUT_FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def output_format(out: str | Path | None) -> str:
+    """'csv', 'parquet' or 'jsonl' from an output file name (None = CSV to stdout)."""
+    if out is None:
+        return "csv"
+    ext = Path(out).suffix.lower()
+    fmt = _OUTPUT_FORMATS.get(ext)
+    if fmt is None:
+        raise UsageError(
+            str(out),
+            f"unsupported output extension {ext or '(none)'!r}: "
+            "use .csv, .parquet, .pq, .jsonl or .ndjson",
+        )
+    return fmt
+
+
+_CONTROL_RE = r"[\x00-\x1f]"
+
+
+def _json_values(arr: Any) -> Any:
+    """A string array holding each value of `arr` as a JSON text (null for missing/non-finite)."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_floating(t):
+        if pa.types.is_float16(t):
+            arr = pc.cast(arr, pa.float32())
+        text = pc.cast(arr, pa.string())
+        if pc.any(pc.invert(pc.is_finite(arr))).as_py():
+            text = pc.if_else(pc.is_finite(arr), text, pa.scalar(None, pa.string()))
+    elif pa.types.is_integer(t) or pa.types.is_boolean(t):
+        text = pc.cast(arr, pa.string())
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        arr = pc.cast(arr, pa.string())
+        if pc.any(pc.match_substring_regex(arr, _CONTROL_RE)).as_py():
+            text = pa.array(
+                [None if v is None else json.dumps(v, ensure_ascii=False) for v in arr.to_pylist()],
+                pa.string(),
+            )
+        else:
+            escaped = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
+            text = pc.binary_join_element_wise(pa.scalar('"'), escaped, pa.scalar('"'), "")
+    elif pa.types.is_null(t):
+        text = pa.nulls(len(arr), pa.string())
+    else:  # dates, decimals, ...: Python's JSON, with anything unusual as its string form
+
+        def enc(v: object) -> str | None:
+            if v is None:
+                return None
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            try:
+                return json.dumps(v, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError):
+                return json.dumps(str(v), ensure_ascii=False)
+
+        text = pa.array([enc(v) for v in arr.to_pylist()], pa.string())
+    return pc.fill_null(text, "null")
+
+
+def _jsonl_lines(batch: Any) -> Any:
+    """One JSON object per row, each ending in a newline, as one string array."""
+    if batch.num_columns == 0:
+        return pa.array(["{}\n"] * batch.num_rows, pa.string())
+    pieces: list[Any] = []
+    for i, name in enumerate(batch.schema.names):
+        pieces.append(
+            pa.scalar(("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":")
+        )
+        pieces.append(_json_values(batch.column(i)))
+    pieces.append(pa.scalar("}\n"))
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def _string_array_bytes(arr: Any) -> memoryview:
+    """The concatenated UTF-8 of a (non-null) string array, without copying."""
+    offsets_dtype = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=offsets_dtype)
+    start, end = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    if data_buf is None:
+        return memoryview(b"")
+    return memoryview(data_buf)[start:end]
+
+
+class PredictionWriter:
+    """Write tables of predictions as CSV, Parquet or JSON Lines — atomically.
+
+        with PredictionWriter("preds.parquet") as w:
+            for table in ...:
+                w.write(table)
+
+    The format comes from the extension (.csv, .parquet/.pq, .jsonl/.ndjson; anything
+    else is a `UsageError`, raised by the constructor so that nothing is computed in vain).
+    `out=None` streams CSV to `stream` (default: standard output). A file is written to a
+    temporary name in its folder (created if missing) and renamed into place when the
+    block ends without an exception; otherwise the temporary file is removed and an
+    existing output is left untouched. All written tables must share one schema.
+    """
+
+    def __init__(self, out: str | Path | None, *, stream: IO[bytes] | None = None) -> None:
+        self.out = None if out is None else Path(out)
+        self.format = output_format(out)
+        self.rows = 0
+        self._stream = stream
+        self._stack: contextlib.ExitStack | None = None
+        self._target: Path | None = None
+        self._writer: Any = None
+        self._file: IO[bytes] | None = None
+        self._schema: Any = None
+
+    def __enter__(self) -> PredictionWriter:
+        if self.out is not None:
+            if self.out.is_dir():
+                raise UsageError(str(self.out), "is a directory, expected an output file name")
+            try:
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                stack = contextlib.ExitStack()
+                self._target = stack.enter_context(atomic_path(self.out))
+            except OSError as e:
+                raise UsageError(str(self.out), f"cannot write ({one_line(e)})") from None
+            self._stack = stack
+        return self
+
+    def _sink(self) -> Any:
+        if self._target is not None:
+            return str(self._target)
+        stream = self._stream if self._stream is not None else sys.stdout.buffer
+        return pa.PythonFile(stream, mode="w")
+
+    def write(self, table: Any) -> None:
+        """Append a `pyarrow.Table` (or RecordBatch)."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if self._schema is None:
+            self._open(table.schema)
+        elif not table.schema.equals(self._schema):
+            table = table.cast(self._schema)
+        if self._writer is not None:  # CSV, Parquet
+            self._writer.write_table(table)
+        else:
+            assert self._file is not None
+            for batch in table.to_batches():
+                self._file.write(_string_array_bytes(_jsonl_lines(batch)))
+        self.rows += table.num_rows
+
+    def _open(self, schema: Any) -> None:
+        self._schema = schema
+        if self.format == "csv":
+            options = pacsv.WriteOptions(quoting_style="needed")
+            self._writer = pacsv.CSVWriter(self._sink(), schema, write_options=options)
+        elif self.format == "parquet":
+            self._writer = pq.ParquetWriter(self._sink(), schema)
+        elif self._target is not None:
+            self._file = open(self._target, "wb")  # noqa: SIM115 - closed in _close
+        else:
+            self._file = self._stream if self._stream is not None else sys.stdout.buffer
+
+    def _close(self) -> None:
+        if self._schema is None and self.format == "parquet":
+            self._open(pa.schema([]))  # an empty table is still a valid Parquet file
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+        if self._file is not None:
+            f, self._file = self._file, None
+            if self._target is not None:
+                f.close()
+            else:
+                f.flush()
+        if self._target is None and self.format == "csv":
+            stream = self._stream if self._stream is not None else sys.stdout.buffer
+            stream.flush()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        error = exc
+        try:
+            if exc is None:
+                self._close()
+            else:
+                with contextlib.suppress(Exception):
+                    self._close()
+        except BaseException as e:
+            error = e
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            if error is None:
+                stack.close()  # fsync + rename into place
+            else:
+                stack.__exit__(type(error), error, error.__traceback__)  # removes the temp file
+        if error is not None and error is not exc:
+            raise error

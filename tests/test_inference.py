@@ -1,0 +1,147 @@
+"""sigmoidnet.inference: eval and predict rebuild everything from the artifact — the stored
+preprocessing is used, nothing is fitted again — and the held-out rows are checked against
+the run's record; a format-1 model gives the numbers it gave when it was written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sigmoidnet import artifact, inference
+from sigmoidnet.cli import app
+from sigmoidnet.errors import DataError, UsageError
+from sigmoidnet.preprocess import Preprocessor
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v1"
+runner = CliRunner()
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def train(config: Path, *sets: str) -> Path:
+    overrides = [a for s in sets for a in ("--set", s)]
+    code, out, err = run_cli("train", "--config", str(config), "--quiet", *overrides)
+    assert code == 0, out + err
+    return config.parent / "runs" / "latest"
+
+
+def rewrite_row(path: Path, row: int, column: str, value: str) -> None:
+    """Set one cell (1-based data row) of a CSV file."""
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    rows[row][rows[0].index(column)] = value
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def heldout_rows(run: Path) -> set[int]:
+    """1-based data rows the run held out, recomputed from its record as eval does."""
+    from sigmoidnet.data.split import val_mask
+
+    art = artifact.load(run / "model.safetensors")
+    cfg = art.config
+    labels = np.loadtxt(cfg.data.path or "", delimiter=",", skiprows=1, usecols=(7, 8))
+    mask = val_mask(labels.astype(np.float32), cfg.data.holdout, cfg.seed, "x")
+    assert mask is not None
+    return {int(i) + 1 for i in np.flatnonzero(mask)}
+
+
+def test_eval_of_the_heldout_rows_uses_the_stored_preprocessing(
+    learnable_config: Path, learnable_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = train(learnable_config, "train.epochs=3")
+    code, before, _ = run_cli("eval", "--run", str(run), "--json")
+    assert code == 0
+    # nothing is fitted at eval time
+    monkeypatch.setattr(Preprocessor, "fit", lambda *a: pytest.fail("eval re-fitted"))
+    code, again, _ = run_cli("eval", "--run", str(run), "--json")
+    assert code == 0 and again == before
+    # a training row changes a lot: re-fitted statistics would move every held-out score,
+    # the stored ones give the same metrics
+    train_row = min(set(range(1, 401)) - heldout_rows(run))
+    rewrite_row(learnable_csv, train_row, "f3", "1e6")
+    code, after, err = run_cli("eval", "--run", str(run), "--json")
+    assert code == 0, err
+    assert json.loads(after)["labels"] == json.loads(before)["labels"]
+
+
+def test_eval_refuses_heldout_rows_that_changed(
+    learnable_config: Path, learnable_csv: Path
+) -> None:
+    run = train(learnable_config, "train.epochs=2")
+    rewrite_row(learnable_csv, min(heldout_rows(run)), "f0", "123.5")
+    code, _, err = run_cli("eval", "--run", str(run))
+    assert code == 3
+    assert err.startswith(f"error: {learnable_csv}: the file changed since training")
+    assert "pass --data FILE" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_notices_added_rows_and_changed_labels(
+    learnable_config: Path, learnable_csv: Path
+) -> None:
+    run = train(learnable_config, "train.epochs=2")
+    original = learnable_csv.read_text()
+    lines = original.splitlines()
+    learnable_csv.write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(DataError, match="has 401 rows, 400 when the model was trained"):
+        inference.evaluate_model(run=run)
+    learnable_csv.write_text(original)
+    rewrite_row(learnable_csv, 5, "a", "1" if lines[5].split(",")[-2] == "0" else "0")
+    with pytest.raises(DataError, match="the file changed since training"):
+        inference.evaluate_model(run=run)
+
+
+def test_eval_of_a_val_path_run(tmp_path: Path, learnable_csv: Path) -> None:
+    lines = learnable_csv.read_text().splitlines()
+    (tmp_path / "tr.csv").write_text("\n".join(lines[:301]) + "\n")
+    (tmp_path / "va.csv").write_text("\n".join([lines[0], *lines[301:]]) + "\n")
+    cfg = tmp_path / "vp.yaml"
+    cfg.write_text(
+        "data:\n  source: csv\n  path: tr.csv\n  val_path: va.csv\n  labels: [a, b]\n"
+        "  features: [f0, f1, f2, f3, f4, f5]\nmodel:\n  hidden_sizes: [8]\n"
+        f"train:\n  epochs: 2\nout_dir: {tmp_path / 'runs'}\n"
+    )
+    run = train(cfg)
+    result = inference.evaluate_model(run=run)
+    assert result.report.n_rows == 100 and "va.csv" in result.data_desc
+    direct = inference.evaluate_model(run=run, data=tmp_path / "va.csv", ignore=["id"])
+    assert direct.report.to_dict() == result.report.to_dict()
+    rewrite_row(tmp_path / "va.csv", 3, "f1", "-7")
+    with pytest.raises(DataError, match=r"va\.csv: the file changed since training"):
+        inference.evaluate_model(run=run)
+
+
+def test_eval_without_heldout_rows_says_so(learnable_config: Path) -> None:
+    run = train(learnable_config, "data.val_fraction=0.0", "train.epochs=1")
+    with pytest.raises(UsageError, match="no held-out data"):
+        inference.evaluate_model(run=run)
+
+
+def test_a_format_1_model_predicts_and_evaluates_as_it_did(tmp_path: Path) -> None:
+    data = tmp_path / "v1_data.csv"
+    shutil.copy(FIXTURES / "v1_data.csv", data)
+    out = tmp_path / "p.csv"
+    code, _, err = run_cli(
+        "predict", "--checkpoint", str(FIXTURES / "model.safetensors"), "--data", str(data),
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.read_text() == (FIXTURES / "v1_predictions.csv").read_text()
+    code, got, _ = run_cli(
+        "eval", "--checkpoint", str(FIXTURES / "model.safetensors"), "--data", str(data), "--json"
+    )
+    assert code == 0
+    then = json.loads((FIXTURES / "v1_eval_data.json").read_text())
+    now = json.loads(got)
+    assert now["labels"] == then["labels"] and now["n_rows"] == then["n_rows"]
