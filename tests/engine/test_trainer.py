@@ -128,3 +128,45 @@ def test_cuda_training(learnable_config: Path, precision: str) -> None:
     assert s.x_train.is_cuda
     hist = fit(s).history
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [[], ["model.dropout=0.2"], ["train.optimizer=sgd", "train.lr=0.1"]],
+    ids=["fast-step", "dropout-autograd", "sgd"],
+)
+def test_state_dict_continues_exactly_like_an_uninterrupted_run(
+    learnable_config: Path, sets: list[str]
+) -> None:
+    # 3 epochs straight, against 2 epochs + state_dict → a fresh Trainer → 1 more epoch:
+    # the loop's whole state is in the dict, so the weights and history agree bit for bit
+    cfg = load_config(learnable_config, [*sets, "train.epochs=3"])
+    straight = Trainer(prepare(cfg))
+    straight.fit()
+    first = prepare(load_config(learnable_config, [*sets, "train.epochs=2"]))
+    head = Trainer(first)
+    head.fit()
+    state = head.state_dict()
+    rest = Trainer(prepare(cfg))
+    rest.load_state_dict(state)
+    assert rest.epoch == 2 and rest.global_step == head.global_step
+    result = rest.fit()
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+    for a, b in zip(straight.history, rest.history, strict=True):
+        assert a["train_loss"] == b["train_loss"] and a.get("val_loss") == b.get("val_loss")
+    for p, q in zip(straight.setup.model.parameters(), rest.setup.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert rest.best_epoch == straight.best_epoch and rest.best_value == straight.best_value
+
+
+def test_state_dict_is_a_copy(learnable_config: Path) -> None:
+    t = Trainer(prepare(load_config(learnable_config, ["train.epochs=1"])))
+    t.fit()
+    state = t.state_dict()
+    before = {k: v.clone() for k, v in state["model"].items()}
+    t.setup.cfg = t.setup.cfg.model_copy(
+        update={"train": t.setup.cfg.train.model_copy(update={"epochs": 2})}
+    )
+    t.fit()
+    assert all(torch.equal(before[k], v) for k, v in state["model"].items())
+    assert len(state["history"]) == 1
