@@ -1,25 +1,42 @@
 """The config schema and its loader: every validation of user configuration happens here.
 
-`load_config(path, overrides)` reads YAML strictly (no duplicate keys, no object-building
-tags, YAML 1.2 numbers and booleans so `1e-3` is a float and `no` stays a string), applies
-`--set KEY=VALUE` overrides, validates with pydantic in strict mode and returns a frozen
-`Config`. Errors are `ConfigError`s whose message names the file, the key path, what was
-expected and what was got, and — for unknown keys — the nearest valid key.
+`load_config(path, overrides)` reads YAML strictly — YAML 1.2 core-schema scalars (`1e-3` is a
+float; `no`, `1_000`, `0b101` and dates are strings), no duplicate keys, only plain-data tags —
+and within limits (`sigmoidnet.limits`): a regular file of at most 1 MiB, no anchors or
+aliases, at most 32 levels of nesting and 100,000 values, scalar keys, integers of at most 100
+digits, no lone surrogates. It applies `--set KEY=VALUE` overrides (YAML values, under the same
+rules), validates with pydantic in strict mode and returns a frozen `Config`. Errors are
+`ConfigError`s (exit 2) whose one-line message names the file (and line:column), the key
+path, what was expected and what was got, and — for unknown keys — the nearest valid key.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import difflib
 import json
+import os
 import re
+import stat
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sigmoidnet.errors import ConfigError
+from sigmoidnet.fsutil import input_file_problem
+from sigmoidnet.limits import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_VALUES,
+    MAX_HIDDEN_LAYERS,
+    MAX_INT_DIGITS,
+    MAX_NAME_LENGTH,
+)
+
+_SIZE_LIMIT = f"{MAX_CONFIG_BYTES // 2**20} MiB"
 
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -28,7 +45,57 @@ PosFloat = Annotated[float, Field(gt=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, validate_default=True)
+    # no key takes NaN or an infinity
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, validate_default=True, allow_inf_nan=False
+    )
+
+
+def path_problem(value: str) -> str | None:
+    """What makes `value` unusable as a path, before any file system call, or None."""
+    if "\x00" in value:
+        return "the path contains a NUL byte"
+    bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        return f"the path is not valid text (it holds a lone surrogate, {bad!a})"
+    return None
+
+
+def _check_path(v: str | None) -> str | None:
+    if v is not None:
+        problem = path_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+    return v
+
+
+NAME_RULE = (
+    f"a name is 1 to {MAX_NAME_LENGTH} characters: letters A-Z and a-z, digits, '_', '-' and"
+    " '.', and does not start with '.'"
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a run directory, or None. Allowed: 1 to MAX_NAME_LENGTH ASCII
+    letters, digits, `_`, `-` and `.`, not starting with `.` (no path separators, no NUL, no
+    control characters, nothing a file system might refuse or hide)."""
+    if not name:
+        return "empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"too long ({len(name)} characters)"
+    for c in name:
+        if c.isascii() and (c.isalnum() or c in "_-."):
+            continue
+        if c in "/\\":
+            return f"a path separator ({c!r}) is not allowed"
+        if c == "\x00":
+            return "a NUL byte is not allowed"
+        if not c.isprintable():
+            return f"a control character ({c!a}) is not allowed"
+        return f"{c!a} is not allowed"
+    if name.startswith("."):
+        return "it starts with '.'"
+    return None
 
 
 class DataConfig(_Strict):
@@ -40,7 +107,7 @@ class DataConfig(_Strict):
     n_features: PosInt = 64
     n_labels: PosInt = 2
     # file sources
-    path: str | None = None
+    path: str | None = None  # relative to the config file's folder
     labels: list[str] | None = None
     features: list[str] | None = None
     val_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
@@ -50,6 +117,8 @@ class DataConfig(_Strict):
     )
     val_path: str | None = None
     normalize: Literal["standard", "none"] = "standard"
+
+    _paths = field_validator("path", "val_path")(_check_path)
 
     @field_validator("labels", "features", mode="before")
     @classmethod
@@ -62,7 +131,7 @@ class DataConfig(_Strict):
         if v is not None:
             if not v:
                 raise ValueError("expected at least one column name, got an empty list")
-            dup = sorted({n for n in v if v.count(n) > 1})
+            dup = sorted(n for n, k in collections.Counter(v).items() if k > 1)
             if dup:
                 raise ValueError(f"column names must be unique, got {dup[0]!r} twice")
         return v
@@ -102,10 +171,19 @@ class ModelConfig(_Strict):
     """The MLP: input → hidden_sizes (any depth) → output logits; Sigmoid at inference."""
 
     input_size: PosInt | None = None
-    hidden_sizes: list[PosInt] = Field(default_factory=lambda: [128])
+    hidden_sizes: list[PosInt] = Field(
+        default_factory=lambda: [128], json_schema_extra={"maxItems": MAX_HIDDEN_LAYERS}
+    )
     output_size: PosInt | None = None
     activation: Literal["relu", "gelu", "tanh", "sigmoid", "leaky_relu", "silu", "elu"] = "relu"
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _depth(cls, v: list[int]) -> list[int]:
+        if len(v) > MAX_HIDDEN_LAYERS:
+            raise ValueError(f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(v)}")
+        return v
 
 
 class TrainConfig(_Strict):
@@ -128,13 +206,33 @@ class TrainConfig(_Strict):
 class Config(_Strict):
     """A whole, resolved sigmoidnet config."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")] = "sigmoidnet"
+    name: Annotated[
+        str,
+        Field(
+            description=f"Names the run directory. {NAME_RULE}.",
+            json_schema_extra={
+                "minLength": 1,
+                "maxLength": MAX_NAME_LENGTH,
+                "pattern": r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
+            },
+        ),
+    ] = "sigmoidnet"
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     device: str = "auto"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     out_dir: str = "runs"
+
+    _out_dir = field_validator("out_dir")(_check_path)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        problem = name_problem(v)
+        if problem is not None:
+            raise ValueError(f"{problem}; {NAME_RULE}")
+        return v
 
     @field_validator("device")
     @classmethod
@@ -197,67 +295,246 @@ _ConfigDumper.add_representer(list, _flow_list)
 # Strict YAML
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema scalars and duplicate-key detection.
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution): the only implicit
+# types are null, bool, int (decimal, 0o octal, 0x hex) and float; any other plain scalar is a
+# string (YAML 1.1's yes/no/on/off, 1_000, 0b101, 014 as octal, 1:30, dates, `<<` and `=`).
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT_RE = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_TAG = "tag:yaml.org,2002:"
 
-    SafeLoader already refuses tags that construct Python objects; we also drop YAML 1.1's
-    `yes/no/on/off` booleans and its dot-requiring float syntax (`1e-3` must be a float).
+
+class _LimitError(yaml.MarkedYAMLError):
+    """A config past one of `sigmoidnet.limits`' bounds (or an anchor/alias)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML 1.2 core-schema plain data, within limits, and nothing else.
+
+    - scalars resolve as YAML 1.2's core schema (`1e-3` is a float, `no` and `1_000` strings);
+    - only the core tags construct (str, int, float, bool, null, seq, map): other tags, such
+      as the ones that build Python objects, are refused;
+    - anchors and aliases are refused when composed, before anything expands (billion laughs,
+      alias cycles); mappings and lists nest at most `MAX_CONFIG_DEPTH` deep, checked as
+      each one opens, before the recursive composer can overflow the stack; at most
+      `MAX_CONFIG_VALUES` nodes, which bounds the time spent in the (pure Python) parser;
+    - mapping keys are scalars and unique; an integer has at most `MAX_INT_DIGITS` digits;
+      text holds no lone surrogates. These errors name the key path (`_path`).
     """
 
+    yaml_constructors: ClassVar[dict[Any, Any]] = {}
+    yaml_multi_constructors: ClassVar[dict[Any, Any]] = {}
 
-_StrictLoader.yaml_implicit_resolvers = {
-    k: [
-        (tag, rx)
-        for tag, rx in v
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")
-    ]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
+    def __init__(self, stream: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(stream)
+        self._depth = len(path)  # a `--set` value starts below its key's sections
+        self._nodes = 0
+        self._path: list[str] = list(path)
 
-
-def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]})", mark
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _LimitError(
+                None,
+                None,
+                "YAML anchors and aliases are not allowed (a config is plain data)",
+                event.start_mark,
             )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
+        self._nodes += 1
+        if self._nodes > MAX_CONFIG_VALUES:
+            raise _LimitError(
+                None,
+                None,
+                f"more than {MAX_CONFIG_VALUES:,} values (keys, scalars, lists and mappings;"
+                " the limit)",
+                event.start_mark,
+            )
+        if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise _LimitError(
+                    None,
+                    None,
+                    f"lists and mappings nest deeper than {MAX_CONFIG_DEPTH} levels (the limit)",
+                    event.start_mark,  # type: ignore[arg-type]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def problem(self, node: yaml.Node, what: str) -> yaml.constructor.ConstructorError:
+        """A construction error at `node`, naming the key path when there is one."""
+        path = ".".join(self._path)
+        return yaml.constructor.ConstructorError(
+            None, None, f"{path}: {what}" if path else what, node.start_mark
+        )
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+_StrictLoader.yaml_implicit_resolvers = {}  # only the core schema's, added here
+for _tag, _rx, _first in (
+    ("null", _NULL_RE, ["~", "n", "N", ""]),
+    ("bool", _BOOL_RE, list("tTfF")),
+    ("int", _INT_RE, list("-+0123456789")),
+    ("float", _FLOAT_RE, list("-+0123456789.")),
+):
+    _StrictLoader.add_implicit_resolver(_TAG + _tag, _rx, _first)
 
 
-def parse_yaml(text: str, where: str) -> Any:
-    """Parse one YAML document strictly; errors name `where` and line:column."""
+def _scalar(loader: _StrictLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise loader.problem(node, f"expected a scalar for tag {node.tag}, got a collection")
+    return str(node.value)
+
+
+def _construct_str(loader: _StrictLoader, node: yaml.Node) -> str:
+    text = _scalar(loader, node)
+    bad = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        raise loader.problem(node, f"{bad!r} is a lone surrogate, not a character")
+    return text
+
+
+def _construct_null(loader: _StrictLoader, node: yaml.Node) -> None:
+    if not _NULL_RE.match(_scalar(loader, node)):
+        raise loader.problem(node, f"{node.value!r} is not a YAML 1.2 null")
+    return None
+
+
+def _construct_bool(loader: _StrictLoader, node: yaml.Node) -> bool:
+    text = _scalar(loader, node)
+    if not _BOOL_RE.match(text):
+        raise loader.problem(node, f"{text!r} is not a YAML 1.2 boolean (true or false)")
+    return text.lower() == "true"
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.Node) -> int:
+    text = _scalar(loader, node)
+    if not _INT_RE.match(text):
+        raise loader.problem(node, f"{text!r} is not a YAML 1.2 integer")
+    digits = len(text.lstrip("+-")) - (2 if text[:2] in ("0o", "0x") else 0)
+    if digits > MAX_INT_DIGITS:
+        raise loader.problem(
+            node, f"an integer of {digits} digits is too long (the limit is {MAX_INT_DIGITS})"
+        )
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+def _construct_float(loader: _StrictLoader, node: yaml.Node) -> float:
+    text = _scalar(loader, node)
+    if not _FLOAT_RE.match(text):
+        raise loader.problem(node, f"{text!r} is not a YAML 1.2 float")
+    low = text.lower()
+    if low.endswith(".nan"):
+        return float("nan")
+    if low.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    return float(text)
+
+
+def _construct_seq(loader: _StrictLoader, node: yaml.Node) -> list[Any]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise loader.problem(node, "expected a list")
+    out = []
+    for i, child in enumerate(node.value):
+        loader._path.append(str(i))
+        try:
+            out.append(loader.construct_object(child, deep=True))
+        finally:
+            loader._path.pop()
+    return out
+
+
+def _construct_map(loader: _StrictLoader, node: yaml.Node) -> dict[Any, Any]:
+    if not isinstance(node, yaml.MappingNode):
+        raise loader.problem(node, "expected a mapping")
+    out: dict[Any, Any] = {}
+    first_line: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise loader.problem(key_node, f"a key must be a plain name, got a {kind}")
+        key = loader.construct_object(key_node, deep=True)
+        if key in first_line:
+            full = ".".join([*loader._path, str(key)])
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {full!r} (first on line {first_line[key]})",
+                key_node.start_mark,
+            )
+        first_line[key] = key_node.start_mark.line + 1
+        loader._path.append(str(key))
+        try:
+            out[key] = loader.construct_object(value_node, deep=True)
+        finally:
+            loader._path.pop()
+    return out
+
+
+for _tag, _fn in (
+    ("str", _construct_str),
+    ("null", _construct_null),
+    ("bool", _construct_bool),
+    ("int", _construct_int),
+    ("float", _construct_float),
+    ("seq", _construct_seq),
+    ("map", _construct_map),
+):
+    _StrictLoader.add_constructor(_TAG + _tag, _fn)
+
+
+def _construct_undefined(loader: _StrictLoader, node: yaml.Node) -> Any:
+    return loader.construct_undefined(node)  # raises: "could not determine a constructor"
+
+
+_StrictLoader.add_constructor(None, _construct_undefined)
+
+
+def parse_yaml(text: str, where: str, key: str = "") -> Any:
+    """Parse one YAML document strictly; errors name `where` and line:column (and the key
+    path below `key`, the dotted key of a `--set` value)."""
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "surrogatepass")) > (
+        MAX_CONFIG_BYTES
+    ):
+        raise ConfigError(where, f"larger than {_SIZE_LIMIT} (the limit for a config)")
+    loader: _StrictLoader | None = None
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        # the reader checks every character as the loader is made
+        loader = _StrictLoader(text, tuple(key.split(".")) if key else ())
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        problem = e.problem or e.context or "invalid YAML"
-        if "could not determine a constructor" in str(problem):
-            tag = str(problem).split("tag", 1)[-1].strip()
+        problem = str(e.problem or e.context or "invalid YAML")
+        if "could not determine a constructor" in problem:
+            tag = problem.split("tag", 1)[-1].strip()
             problem = f"YAML tag {tag} is not allowed (configs hold plain data only)"
-        raise ConfigError(loc, str(problem)) from None
+        raise ConfigError(loc, problem) from None
+    except yaml.reader.ReaderError as e:
+        # a character YAML does not allow (NUL, other control characters, a lone surrogate)
+        before = text[: max(0, e.position)]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = chr(e.character) if isinstance(e.character, int) else str(e.character)
+        raise ConfigError(
+            f"{where}:{line}:{col}", f"the character {char!r} is not allowed in YAML"
+        ) from None
     except yaml.YAMLError as e:  # pragma: no cover - non-marked errors are rare
         raise ConfigError(where, str(e).replace("\n", " ")) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,8 +573,11 @@ def _describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> list[str]:
-    # pydantic adds union-member names ("list[...]", "literal[...]") into loc: drop them
+def _clean_loc(loc: tuple[Any, ...], *, user_key_last: bool = False) -> list[str]:
+    # pydantic adds union-member names ("list[...]", "literal[...]") into loc: drop them.
+    # The last entry of an unknown-key error is the user's own key, whatever it looks like.
+    if user_key_last and loc:
+        return [*_clean_loc(loc[:-1]), str(loc[-1])]
     return [
         str(p)
         for p in loc
@@ -333,14 +613,15 @@ def _format_errors(errors: list[Any]) -> list[str]:
     """One message per key path; a union's alternatives are merged into one 'expected'."""
     by_path: dict[str, list[Any]] = {}
     for err in errors:
-        path = ".".join(_clean_loc(tuple(err["loc"])))
+        unknown = err["type"] == "extra_forbidden"
+        path = ".".join(_clean_loc(tuple(err["loc"]), user_key_last=unknown))
         by_path.setdefault(path, []).append(err)
     out = []
     for path, errs in by_path.items():
         first = errs[0]
         etype = first["type"]
         if etype == "extra_forbidden":
-            near = _nearest_key(_clean_loc(tuple(first["loc"])))
+            near = _nearest_key(_clean_loc(tuple(first["loc"]), user_key_last=True))
             out.append(f"{path}: unknown key" + (f"; did you mean '{near}'?" if near else ""))
         elif first["msg"].startswith("Value error, "):
             msg = first["msg"][len("Value error, ") :]
@@ -375,17 +656,27 @@ def _validate(raw: Any, where: str) -> Config:
 # Loading
 
 
+def _shown(text: str, width: int = 80) -> str:
+    """`text` for a one-line message: shortened, control characters and lone surrogates
+    escaped."""
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Apply one `KEY=VALUE` (dotted key, YAML value) to the raw config mapping in place."""
-    where = f"--set {item}"
+    where = f"--set {_shown(item)}"
     if "=" not in item:
         raise ConfigError(where, "expected KEY=VALUE, for example train.lr=0.001")
     key, _, text = item.partition("=")
     key = key.strip()
-    if not key or any(not p for p in key.split(".")):
+    if not key or any(not p for p in key.split(".")) or not key.isprintable():
         raise ConfigError(where, f"bad key {key!r}")
-    value = parse_yaml(text, where) if text.strip() else None
     parts = key.split(".")
+    if len(parts) >= MAX_CONFIG_DEPTH:
+        raise ConfigError(where, f"the key nests deeper than {MAX_CONFIG_DEPTH} levels (the limit)")
+    value = parse_yaml(text, where, key) if text.strip() else None
     node = raw
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
@@ -396,6 +687,39 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             raise ConfigError(where, f"'{'.'.join(parts[: i + 1])}' is not a section")
         node = child
     node[parts[-1]] = value
+
+
+def _read_config_text(path: Path, where: str) -> str:
+    """The text of a config file: a regular file (never a FIFO or a device), at most
+    `MAX_CONFIG_BYTES` (at most one byte more is read), UTF-8."""
+    problem = input_file_problem(path, missing="config file not found")
+    if problem == "is a directory":
+        problem = "is a directory, expected a YAML file"
+    if problem is not None:
+        raise ConfigError(where, problem)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)  # non-blocking: a FIFO swapped in since is not waited on
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(where, "not a regular file")
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(where, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(where, f"larger than {_SIZE_LIMIT} (the limit for a config file)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            where, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
+
+
+def _default_name(path: Path) -> str:
+    """The config file's stem, made safe for a folder name (and at most MAX_NAME_LENGTH)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.")
+    return name[:MAX_NAME_LENGTH].rstrip("-.") or "run"
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -411,22 +735,13 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     if path is not None:
         p = Path(path)
         where = str(path)
-        if p.is_dir():
-            raise ConfigError(where, "is a directory, expected a YAML file")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(where, "config file not found") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(where, f"cannot read: {e}") from None
-        raw = parse_yaml(text, where)
+        raw = parse_yaml(_read_config_text(p, where), where)
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError(where, f"expected a mapping of keys at the top, got {_describe(raw)}")
-        base = p.resolve().parent
-        # the default name is the file's stem, made safe for a folder name
-        raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]+", "-", p.stem).strip("-.") or "run")
+        base = Path(os.path.realpath(p)).parent
+        raw.setdefault("name", _default_name(p))
     file_raw = copy.deepcopy(raw)
     for item in overrides:
         apply_override(raw, item)
@@ -449,8 +764,10 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     for key in ("path", "val_path"):
         value = getattr(d, key)
         if value is not None:
-            p = Path(value).expanduser()
-            updates[key] = str(p if p.is_absolute() else (base / p).resolve())
+            # os.path, not pathlib: `~nosuchuser` is left as it is (then simply a missing
+            # file, exit 3) and a symlink loop is left for the reader to name (exit 3)
+            p = os.path.expanduser(value)
+            updates[key] = os.path.realpath(os.path.join(base, p))
     if not updates:
         return cfg
     return cfg.model_copy(update={"data": d.model_copy(update=updates)})

@@ -65,11 +65,22 @@ class MLP(nn.Module):
 
 
 EVAL_CHUNK = 1 << 16  # rows per forward pass when scoring many rows
+EVAL_ACTIVATION_VALUES = 1 << 26  # at most this many float32 activations per chunk (256 MB)
+
+
+def eval_chunk_rows(input_size: int, hidden_sizes: Sequence[int], output_size: int) -> int:
+    """Rows per forward pass: `EVAL_CHUNK`, fewer for wide models, so that a chunk's
+    activations stay within `EVAL_ACTIVATION_VALUES` (a 100,000-unit layer: 671 rows)."""
+    width = input_size + sum(hidden_sizes) + output_size
+    return max(1, min(EVAL_CHUNK, EVAL_ACTIVATION_VALUES // max(width, 1)))
 
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Logits for every row, in chunks: (N, F) → (N, L) float32 on `device`."""
     model.eval()
-    outs = [model(x[i : i + EVAL_CHUNK].to(device)) for i in range(0, x.shape[0], EVAL_CHUNK)]
+    step = EVAL_CHUNK
+    if isinstance(model, MLP):
+        step = eval_chunk_rows(model.input_size, model.hidden_sizes, model.output_size)
+    outs = [model(x[i : i + step].to(device)) for i in range(0, x.shape[0], step)]
     return torch.cat(outs).float()

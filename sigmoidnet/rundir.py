@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigmoidnet.errors import CheckpointError, UsageError
-from sigmoidnet.fsutil import atomic_write_bytes
+from sigmoidnet.fsutil import (
+    OutputError,
+    atomic_write_bytes,
+    make_dirs,
+    output_error,
+    remove_dirs,
+)
 
 if TYPE_CHECKING:
     from sigmoidnet.artifact import Artifact
@@ -25,41 +32,101 @@ MODEL = "model.safetensors"
 LATEST = "latest"
 
 
-class RunDir:
-    """A run directory being written by `train` (implements training.RunSink)."""
+#: the longest run name, in UTF-8 bytes: with `-<YYYYmmdd-HHMMSS>-<k>` it stays a
+#: folder name every file system takes (255 bytes)
+MAX_NAME_BYTES = 200
+_WRITE = "cannot write the run directory"
 
-    def __init__(self, path: Path) -> None:
+
+def check_run_name(name: str) -> str:
+    """`name` if it can name a run folder inside `out_dir` (one path component, no control
+    characters, at most `MAX_NAME_BYTES`), else a one-line `UsageError` naming `name`.
+    The config's schema refuses such names first; this is the last line of defence."""
+    if not name:
+        raise UsageError("name", "expected a run name, got an empty string")
+    if any(c in name for c in ("/", "\\")) or name in (".", ".."):
+        raise UsageError("name", f"expected one folder name, got {name!r} (a path)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError("name", f"control characters cannot name a folder: {name!r}")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UsageError("name", f"not valid UTF-8 (a lone surrogate): {name!r}") from None
+    if size > MAX_NAME_BYTES:
+        raise UsageError(
+            "name", f"too long for a folder name: {size} bytes, at most {MAX_NAME_BYTES}"
+        )
+    return name
+
+
+class RunDir:
+    """A run directory being written by `train` (implements training.RunSink).
+
+    `create` leaves nothing behind when it fails (the run folder, and the folders of
+    `out_dir` it had to create, are removed, an interruption included); `abandon` is what a
+    failed or interrupted training calls: it keeps a run that holds a model and removes
+    one that does not. A write that fails is a one-line `fsutil.OutputError`: exit 3 when
+    the storage failed (a full disk, a quota, a file-size limit), 2 for an out_dir that
+    cannot be used (permission, read-only, a name too long, a file in the way)."""
+
+    def __init__(self, path: Path, created: list[Path] | None = None) -> None:
         self.path = path
+        self.has_model = False  # a model has been saved here
+        self.model_epoch: int | None = None  # and the epoch it is of
+        self._created = list(created or [])  # folders of out_dir this run created
         self._rows: list[str] = []
 
     @classmethod
     def create(cls, out_dir: str | Path, name: str, cfg: Config) -> RunDir:
+        check_run_name(name)
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise UsageError(str(out), "output folder is a file")
+        where = str(out)
+        if "\x00" in where:
+            raise UsageError(where, "the path contains a NUL byte")
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            if out.exists() and not out.is_dir():
+                raise UsageError(where, "output folder is a file")
+            created = make_dirs(out)
         except OSError as e:
-            raise UsageError(
-                str(out), f"cannot create the output folder: {e.strerror or e}"
-            ) from None
+            raise output_error(where, e, "cannot create the output folder") from None
+        path: Path | None = None
+        try:
+            path = cls._new_folder(out, name)
+            run = cls(path, created)
+            run._write(path / CONFIG, cfg.to_yaml().encode())
+            run._write_metrics()
+        except BaseException as e:  # an interruption included: nothing is left behind
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+            remove_dirs(created)
+            if isinstance(e, OutputError):
+                raise OutputError(e.where, e.what + "; nothing is kept", e.exit_code) from None
+            raise
+        return run
+
+    @staticmethod
+    def _new_folder(out: Path, name: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = out / f"{name}-{stamp}"
         k = 1
         while True:  # two runs in the same second get -2, -3, ...
             try:
                 path.mkdir()
-                break
+                return path
             except FileExistsError:
                 k += 1
                 path = out / f"{name}-{stamp}-{k}"
-        run = cls(path)
-        atomic_write_bytes(path / CONFIG, cfg.to_yaml().encode())
-        run._write_metrics()
-        return run
+            except OSError as e:
+                raise output_error(str(path), e, "cannot create the run directory") from None
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as e:
+            raise output_error(str(path), e, _WRITE) from None
 
     def _write_metrics(self) -> None:
-        atomic_write_bytes(self.path / METRICS, "".join(self._rows).encode())
+        self._write(self.path / METRICS, "".join(self._rows).encode())
 
     def log_epoch(self, row: dict[str, Any]) -> None:
         # the whole (small) file is rewritten atomically: never a torn last line
@@ -69,10 +136,30 @@ class RunDir:
     def save_model(self, artifact: Artifact) -> None:
         from sigmoidnet.artifact import save
 
-        first = not (self.path / MODEL).exists()
-        save(artifact, self.path / MODEL)
+        first = not self.has_model
+        try:
+            save(artifact, self.path / MODEL)
+        except OSError as e:
+            raise output_error(str(self.path / MODEL), e, _WRITE) from None
+        self.has_model, self.model_epoch = True, artifact.epoch
         if first:  # `latest` only ever names a run that has a model
-            self.mark_latest()
+            try:
+                self.mark_latest()
+            except OSError as e:
+                raise output_error(str(self.path.parent / LATEST), e, _WRITE) from None
+
+    def abandon(self) -> bool:
+        """After a failure or an interruption: keep the run if it holds a model (True);
+        otherwise remove it, and the folders of out_dir it created (False)."""
+        if self.has_model and (self.path / MODEL).is_file():
+            return True
+        self._remove()
+        return False
+
+    def _remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        created, self._created = self._created, []
+        remove_dirs(created)
 
     def mark_latest(self) -> None:
         """Point `<out_dir>/latest` at this run (a relative symlink, replaced atomically;
@@ -93,23 +180,77 @@ class RunDir:
 
 
 def find_run(run: str | Path | None, out_dir: str | Path = "runs") -> Path:
-    """The run directory named by `run`, or the newest one under `out_dir/latest`."""
+    """The run directory named by `run`, or the newest one under `out_dir/latest`.
+
+    Every problem is a one-line `CheckpointError` (exit 4): no run yet, a `latest` that is a
+    symlink loop, dangling, or a file that does not name a run, a run path that is missing,
+    not a folder or a symlink loop, and a run without a readable regular `model.safetensors`.
+    Nothing but a small regular file is read (`latest`), so a FIFO or a device never blocks."""
+    import errno
+    import stat
+
+    from sigmoidnet.fsutil import input_file_problem
+
+    def not_a_run(p: Path) -> str | None:
+        problem = input_file_problem(p, missing="run directory not found")
+        if problem == "is a directory":
+            return None
+        if problem is None:  # a readable regular file
+            return "not a run directory (a file; a model file goes with --checkpoint)"
+        if problem.startswith("not a regular file"):
+            return "not a run directory" + problem[len("not a regular file") :]
+        return problem
+
     if run is None:
         link = Path(out_dir) / LATEST
-        if link.is_symlink() or link.is_dir():
-            path = link.resolve()
-        elif link.is_file():
-            path = link.parent / link.read_text().strip()
-        else:
+        where = str(link)
+        try:
+            lst = os.lstat(link)
+        except (OSError, ValueError):
+            lst = None
+        if lst is None:
             raise CheckpointError(
-                str(link), "no run found; train one first or pass --run / --checkpoint"
+                where, "no run found; train one first or pass --run / --checkpoint"
             )
+        if stat.S_ISLNK(lst.st_mode):
+            try:
+                os.stat(link)
+                path = link.resolve()
+            except (OSError, RuntimeError) as e:
+                loop = isinstance(e, RuntimeError) or getattr(e, "errno", None) == errno.ELOOP
+                raise CheckpointError(
+                    where,
+                    "is a symlink loop" if loop else "points to a run directory that is gone",
+                ) from None
+        elif stat.S_ISDIR(lst.st_mode):
+            path = link
+        elif stat.S_ISREG(lst.st_mode):  # where symlinks are not allowed: the run's name
+            try:
+                with open(link, "rb") as f:
+                    text = f.read(4097).decode("utf-8").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                detail = getattr(e, "strerror", None) or "not UTF-8 text"
+                raise CheckpointError(where, f"cannot read: {detail}") from None
+            if (
+                not text
+                or len(text) > 4096
+                or any(c in text for c in "/\\\x00\n")
+                or text in (".", "..")
+            ):
+                raise CheckpointError(where, "does not name a run directory (one folder name)")
+            path = link.parent / text
+        else:
+            raise CheckpointError(where, "not a link, folder or file naming the latest run")
     else:
         path = Path(run)
-    if not path.is_dir():
-        raise CheckpointError(str(run or path), "run directory not found")
-    if not (path / MODEL).is_file():
+    problem = not_a_run(path)
+    if problem is not None:
+        raise CheckpointError(str(run if run is not None else path), problem)
+    model_problem = input_file_problem(path / MODEL, missing="")
+    if model_problem == "":
         raise CheckpointError(str(path), f"no {MODEL} in this run directory")
+    if model_problem is not None:
+        raise CheckpointError(str(path / MODEL), model_problem)
     return path
 
 

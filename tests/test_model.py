@@ -55,3 +55,15 @@ def test_init_order_is_the_tutorials() -> None:
 def test_unknown_activation() -> None:
     with pytest.raises(ValueError, match="unknown activation"):
         MLP(2, [2], 1, activation="swish2")
+
+
+def test_wide_models_score_in_smaller_chunks() -> None:
+    from sigmoidnet.model import EVAL_CHUNK, eval_chunk_rows, predict_logits
+
+    assert eval_chunk_rows(64, [128], 2) == EVAL_CHUNK
+    assert eval_chunk_rows(5, [100_000], 3) == (1 << 26) // 100_008
+    assert eval_chunk_rows(1, [2**30], 1) == 1
+    torch.manual_seed(0)
+    model = MLP(3, [5], 2)
+    x = torch.randn(10, 3)
+    torch.testing.assert_close(predict_logits(model, x, torch.device("cpu")), model(x))

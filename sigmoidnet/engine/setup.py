@@ -1,6 +1,12 @@
 """Setup: everything the loop needs, built and checked before anything is written —
 device, seeds, data, model, loss and optimizer, in the tutorial's order (seed → data →
-layers, so that the same seed gives the tutorial's weights)."""
+layers, so that the same seed gives the tutorial's weights).
+
+Before anything is allocated, the memory the run needs is estimated (`sigmoidnet.limits`)
+and compared with the memory available: for random data from the config alone, for files in
+the loader's size check, once the header has given the feature and label counts and the
+rows (Parquet and NPZ headers; a CSV bounded by its size). Past it, `ConfigError` (exit 2)
+names the key to change, the estimate and the memory available."""
 
 from __future__ import annotations
 
@@ -12,11 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from sigmoidnet import limits
 from sigmoidnet.config import Config
 from sigmoidnet.data import Dataset, load_dataset
 from sigmoidnet.data.messages import plural
-from sigmoidnet.errors import DataError, UsageError
+from sigmoidnet.errors import ConfigError, DataError, UsageError
 from sigmoidnet.model import MLP
+
+SizeCheck = Callable[[int, int, str], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -83,7 +92,7 @@ def pos_weight_tensor(cfg: Config, y_train: torch.Tensor) -> torch.Tensor | None
     return torch.tensor(pw, dtype=torch.float32)
 
 
-def model_size_check(cfg: Config) -> Callable[[int, int, str], None]:
+def model_size_check(cfg: Config) -> SizeCheck:
     """The data's sizes against `model.input_size` / `model.output_size`, when given."""
     m = cfg.model
 
@@ -102,6 +111,79 @@ def model_size_check(cfg: Config) -> Callable[[int, int, str], None]:
             )
 
     return check
+
+
+def training_needs(
+    cfg: Config,
+    rows: int | None,
+    n_features: int,
+    n_labels: int,
+    keys: tuple[str, str, str] = ("data.n_samples", "data.n_features", "data.n_labels"),
+) -> list[limits.Need]:
+    """What training `cfg` on `rows` rows (None: not known) of `n_features` features and
+    `n_labels` labels needs: the data, the model with its gradients and optimizer state, and
+    a batch. `keys` name the rows, the features and the labels in messages."""
+    t, d = cfg.train, cfg.data
+    batch = t.batch_size if rows is None else max(1, min(t.batch_size, rows))
+    validates = d.holdout > 0 or d.val_path is not None
+    needs = limits.model_needs(
+        n_features,
+        cfg.model.hidden_sizes,
+        n_labels,
+        optimizer=t.optimizer,
+        momentum=t.momentum,
+        batch=batch,
+        eval_rows=(rows or t.batch_size) if validates else 0,
+        keys=(keys[1], "model.hidden_sizes", keys[2]),
+    )
+    if rows is not None:
+        needs.insert(0, limits.data_need(rows, n_features, n_labels, keys=keys))
+    return needs
+
+
+def _refuse_past_memory(needs: list[limits.Need], available: int | None) -> None:
+    found = limits.memory_problem(needs, available)
+    if found is not None:
+        raise ConfigError(*found)
+
+
+def memory_check(cfg: Config) -> SizeCheck:
+    """`model_size_check`, then the memory estimate of training on the files, before their
+    values or the model are allocated: called with the training file's sizes, it counts the
+    rows of both the training file and the val_path (Parquet and NPZ headers say how many; a
+    CSV is bounded by its size, its line ends counted when that bound is too much)."""
+    sizes = model_size_check(cfg)
+    d = cfg.data
+
+    def check(n_features: int, n_labels: int, where: str) -> None:
+        sizes(n_features, n_labels, where)
+        if where != d.path:  # the val_path: its rows were counted with the training file's
+            return
+        available = limits.available_memory()
+        if available is None:
+            return
+        model = sum(n.nbytes for n in training_needs(cfg, None, n_features, n_labels))
+        per_row = (n_features + n_labels) * 4 * 2
+        enough = max(0, available - model) // max(1, per_row)
+        counts: list[tuple[int, str]] = []
+        for path in (d.path, d.val_path):
+            if path is not None:
+                rows = limits.file_rows(d.source, path, n_features + n_labels, enough)
+                counts.append((rows if rows is not None else -1, path))
+        known = [(rows, path) for rows, path in counts if rows >= 0]
+        total = sum(rows for rows, _ in known) if known else None
+        blame = max(known)[1] if known else where  # the file with the most rows
+        keys = (blame, where, where)
+        _refuse_past_memory(training_needs(cfg, total, n_features, n_labels, keys), available)
+
+    return check
+
+
+def random_memory_check(cfg: Config) -> None:
+    """The memory estimate of training on the tutorial's random data, from the config."""
+    d = cfg.data
+    needs = training_needs(cfg, d.n_samples, d.n_features, d.n_labels)
+    _refuse_past_memory(needs, limits.available_memory())
 
 
 @dataclass
@@ -134,8 +216,12 @@ def prepare(cfg: Config, device: str | None = None) -> Setup:
     """Seed, load and check the data, build the model and optimizer (the tutorial's order:
     seed → data → layers)."""
     dev = resolve_device(device or cfg.device)
+    # the memory estimate comes before any allocation: from the config for random data, from
+    # the file's header (in `memory_check`, called by the loader) for files
+    if cfg.data.source == "random":
+        random_memory_check(cfg)
     seed_everything(cfg.seed)
-    data = load_dataset(cfg.data, cfg.seed, model_size_check(cfg))
+    data = load_dataset(cfg.data, cfg.seed, memory_check(cfg))
     n_features, n_labels = data.x_train.shape[1], data.y_train.shape[1]
     m = cfg.model
     model = MLP(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
