@@ -5,7 +5,17 @@ Every file sigmoidnet writes goes to a temporary name in the destination's own f
 renamed over the destination with `os.replace`. If anything fails before the rename,
 the temporary file is removed and an existing destination is left untouched.
 
-Temporary names look like `.<name>.<pid>.<random>.tmp` (hidden, and unique per writer).
+Temporary names look like `.<name>.<pid>.<random>.tmp` (hidden, and unique per writer;
+a long `<name>` is shortened in it, so that the temporary name is never the one that is too
+long).
+
+Writing can fail for two kinds of reason, and `output_error` turns an `OSError` into the
+one-line `OutputError` of its kind: the storage failed (a full disk, a quota, a file-size
+limit, an I/O error: exit 3, the data/output side of the exit-code table), or the path
+cannot be used (permission denied, a read-only file system, a name too long, a file where a
+folder is needed: exit 2, bad usage). `make_dirs` creates the missing folders of a path and
+says which it created, so that a command that fails can remove them (`remove_dirs`): a
+failed command leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,18 +28,104 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from sigmoidnet.errors import SigmoidnetError
+
 __all__ = [
+    "STORAGE_ERRNOS",
+    "OutputError",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "input_file_problem",
+    "make_dirs",
+    "output_error",
+    "remove_dirs",
     "temp_name",
 ]
 
+#: errno values that mean the storage failed, not the path: exit 3 rather than 2
+STORAGE_ERRNOS = frozenset(
+    e
+    for e in (
+        errno.ENOSPC,
+        getattr(errno, "EDQUOT", None),
+        errno.EFBIG,
+        errno.EIO,
+        getattr(errno, "ENOBUFS", None),
+    )
+    if e is not None
+)
+NAME_MAX = 255  # bytes in one path component (Linux, macOS, Windows: 255 units)
+
+
+class OutputError(SigmoidnetError):
+    """An output could not be written: exit 3 when the storage failed (`STORAGE_ERRNOS`),
+    exit 2 when the path cannot be used. Made by `output_error`."""
+
+    def __init__(self, where: str | None, what: str, exit_code: int) -> None:
+        super().__init__(where, what)
+        self.exit_code = exit_code
+
+
+def _strerror(e: OSError) -> str:
+    # pyarrow's OSErrors carry the errno and a long text ("Error writing bytes to file.
+    # Detail: [errno 28] No space left on device"): the system's words are enough
+    if e.errno is not None:
+        with contextlib.suppress(ValueError, OverflowError):
+            return os.strerror(e.errno)
+    return " ".join(str(e.strerror or e).split()) or type(e).__name__
+
+
+def output_error(where: str, e: OSError, doing: str) -> OutputError:
+    """`<where>: <doing>: <the system's reason>`, exit 3 for a storage failure (full disk,
+    quota, file-size limit, I/O error), 2 otherwise (permission, read-only, name too long,
+    not a folder, ...)."""
+    code = 3 if e.errno in STORAGE_ERRNOS else 2
+    return OutputError(where, f"{doing}: {_strerror(e)}", code)
+
 
 def temp_name(path: Path) -> Path:
-    """A fresh hidden temporary name next to `path`."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """A fresh hidden temporary name next to `path` (at most `NAME_MAX` bytes: a long
+    name is shortened, its start kept)."""
+    suffix = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    name = os.fsencode(path.name)
+    room = NAME_MAX - 1 - len(suffix)
+    if len(name) > room:
+        name = name[:room]
+    return path.with_name("." + os.fsdecode(name) + suffix)
+
+
+def make_dirs(folder: str | os.PathLike[str]) -> list[Path]:
+    """Create `folder` and its missing parents; the folders created, outermost first.
+    On an error, what was created is removed again and the `OSError` raised."""
+    target = Path(folder)
+    missing: list[Path] = []
+    p = target
+    while not p.is_dir():
+        if os.path.lexists(p):  # a file (or a dangling link) where a folder is needed
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(p))
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    created: list[Path] = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        remove_dirs(created)
+        raise
+    return created
+
+
+def remove_dirs(created: list[Path]) -> None:
+    """Remove the folders `make_dirs` created, innermost first, as far as they are empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def _fsync_file(path: Path) -> None:

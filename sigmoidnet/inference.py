@@ -4,6 +4,7 @@ alone: nothing is fitted again here."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,14 @@ def evaluate_model(
     return EvalResult(report, str(path), desc)
 
 
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether `a` and `b` name one existing file (through links, hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # either is missing or not a usable path
+        return False
+
+
 def predict_file(
     checkpoint: str | Path,
     data: str | Path,
@@ -105,10 +114,13 @@ def predict_file(
     batch_rows: int = 65536,
 ) -> PredictStats:
     """Score every row of `data` in order, in batches; write `--keep` columns, then
-    `p_<label>` probabilities and `<label>_pred` decisions."""
+    `p_<label>` probabilities and `<label>_pred` decisions. `out` is checked before the data
+    is read, but nothing is created until the first batch is scored; on any failure or
+    interruption nothing new is left (no temporary file, no new folder) and an existing
+    `out` is untouched (`io.PredictionWriter`)."""
     import pyarrow as pa
 
-    if out is not None and Path(out).resolve() == Path(data).resolve():
+    if out is not None and _same_file(out, data):
         raise UsageError("--out", "is the --data file; predictions would overwrite the input")
     art = art_mod.load(checkpoint)
     keep = keep or []

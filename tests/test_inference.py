@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -145,3 +146,33 @@ def test_a_format_1_model_predicts_and_evaluates_as_it_did(tmp_path: Path) -> No
     then = json.loads((FIXTURES / "v1_eval_data.json").read_text())
     now = json.loads(got)
     assert now["labels"] == then["labels"] and now["n_rows"] == then["n_rows"]
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_predict_refuses_an_out_that_is_the_data_file_by_another_name(
+    learnable_config: Path, learnable_csv: Path, link: str
+) -> None:
+    run = train(learnable_config, "train.epochs=1")
+    other = learnable_csv.with_name("same.csv")
+    if link == "symlink":
+        other.symlink_to(learnable_csv)
+    else:
+        os.link(learnable_csv, other)
+    before = learnable_csv.read_bytes()
+    with pytest.raises(UsageError, match="is the --data file"):
+        inference.predict_file(run / "model.safetensors", learnable_csv, other, keep=["id"])
+    assert learnable_csv.read_bytes() == before
+
+
+def test_predict_file_creates_nothing_when_it_fails(
+    learnable_config: Path, learnable_csv: Path, tmp_path: Path
+) -> None:
+    run = train(learnable_config, "train.epochs=1")
+    out = tmp_path / "new" / "deeper" / "p.parquet"
+    with pytest.raises(DataError, match="extra column 'id'"):
+        inference.predict_file(run / "model.safetensors", learnable_csv, out)  # no --keep id
+    with pytest.raises(DataError):
+        inference.predict_file(run / "model.safetensors", tmp_path / "missing.csv", out)
+    assert not (tmp_path / "new").exists()
+    stats = inference.predict_file(run / "model.safetensors", learnable_csv, out, keep=["id"])
+    assert stats.rows == 400 and sorted(p.name for p in out.parent.iterdir()) == ["p.parquet"]

@@ -3,8 +3,10 @@
 Each command module (`train`, `eval`, `predict`, `config`, `activate`) defines its command,
 parse → one core call → render, and a `register(app)` that adds it here. Every command runs
 inside `_boundary.boundary`: a `SigmoidnetError` becomes `error: <where>: <what>` on stderr
-and its exit code (the README's exit-code table), a closed stdout (`... | head`) a quiet
-exit 0; anything else is a bug and keeps its traceback. All output goes through `render`.
+and its exit code (the README's exit-code table), Ctrl-C or SIGTERM `error: <command>:
+interrupted` and exit 130, a closed stdout (`... | head`) a quiet exit 0, a full one
+(`> /dev/full`) exit 3; anything else is a bug and keeps its traceback. All output goes
+through `render`.
 
 The core (config, engine, inference, artifact, rundir, ...: pydantic, numpy, torch) is
 imported inside command bodies, so `sigmoidnet --help` and `sigmoidnet activate` start
@@ -24,7 +26,15 @@ from sigmoidnet.cli import eval as _eval
 from sigmoidnet.cli import predict as _predict
 from sigmoidnet.cli import render
 from sigmoidnet.cli import train as _train
-from sigmoidnet.cli._boundary import boundary, exit_process, handled, stdout_is_devnull
+from sigmoidnet.cli._boundary import (
+    boundary,
+    exit_process,
+    from_command,
+    handled,
+    interrupts,
+    silence_stdout,
+    stdout_is_devnull,
+)
 
 __all__ = ["app", "config_app", "main"]
 
@@ -72,7 +82,7 @@ def main() -> None:
     `error: <command>: <what>`, exit 2 (the README's exit-code table), instead of a boxed
     usage text; and stdout is flushed before exiting (`_boundary.exit_process`)."""
     try:
-        with handled():
+        with interrupts(), handled():
             code = _run()
     except typer.Exit as e:  # a broken pipe in what main or click printed
         code = e.exit_code
@@ -99,6 +109,19 @@ def _run() -> int:
     except click.exceptions.Abort:
         render.error("interrupted")
         return 130
+    except OSError as e:
+        # `--help` text into a stdout that cannot take it (`> /dev/full`): printed by rich
+        # while the arguments are parsed, before any command (inside the boundary, which
+        # words its own output errors)
+        # runs); an OSError from a command's body is a bug and keeps its traceback
+        if isinstance(e, BrokenPipeError) or from_command(e):
+            raise
+        from sigmoidnet.fsutil import output_error
+
+        err = output_error("<stdout>", e, "cannot write")
+        render.error(err.message)
+        silence_stdout()
+        return err.exit_code
     except SystemExit as e:
         # Rich meets a broken pipe in `--help` text (printed while parsing, before any
         # command runs) itself: it points stdout at /dev/null and exits 1.

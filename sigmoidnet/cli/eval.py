@@ -9,18 +9,24 @@ import typer
 
 from sigmoidnet.cli import render
 from sigmoidnet.cli._boundary import boundary
+from sigmoidnet.cli._options import PATH_CHECKS
 
 
 @boundary
 def eval_(
     run: Annotated[
-        Path | None, typer.Option("--run", help="Run directory (default: runs/latest).")
+        Path | None,
+        typer.Option("--run", help="Run directory (default: runs/latest).", **PATH_CHECKS),
     ] = None,
     checkpoint: Annotated[
-        Path | None, typer.Option("--checkpoint", help="A model.safetensors file.")
+        Path | None,
+        typer.Option("--checkpoint", help="A model.safetensors file.", **PATH_CHECKS),
     ] = None,
     data: Annotated[
-        Path | None, typer.Option("--data", help="CSV/Parquet/NPZ file with features and labels.")
+        Path | None,
+        typer.Option(
+            "--data", help="CSV/Parquet/NPZ file with features and labels.", **PATH_CHECKS
+        ),
     ] = None,
     ignore: Annotated[
         list[str] | None,

@@ -6,6 +6,11 @@ Everything writes to `sys.stdout` / `sys.stderr` as they are at call time (so th
 (`... | head`) raises `BrokenPipeError` inside the command, where the CLI's error boundary
 (`sigmoidnet.cli._boundary`) turns it into a quiet exit 0. Rich is imported lazily so that
 importing this module costs nothing at start-up; so is `json`.
+
+Standard output that cannot take more (`> /dev/full`: ENOSPC, a file-size limit) is an
+`OutputError` here, `error: <stdout>: cannot write: No space left on device` (exit 3; 2
+for an unusable stream such as a closed file descriptor 1), raised by every function that
+writes stdout (`_stdout_writes`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,20 +29,52 @@ if TYPE_CHECKING:
     from sigmoidnet.evaluation import EvalReport
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+STDOUT = "<stdout>"
+
+
+def _stdout_writes(fn: F) -> F:
+    """`fn` writes stdout: an `OSError` there (not a broken pipe, which is the boundary's
+    quiet exit 0) becomes the one-line `OutputError` of `fsutil.output_error`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            from sigmoidnet.fsutil import output_error
+
+            raise output_error(STDOUT, e, "cannot write") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------------------------------------
 # plain text
 
 
+@_stdout_writes
 def text(s: str) -> None:
     """`s` on stdout, as it is (the caller ends its lines), flushed."""
+    if sys.stdout is None:  # started with file descriptor 1 closed
+        from sigmoidnet.fsutil import OutputError
+
+        raise OutputError(STDOUT, "cannot write: standard output is closed", 2)
     sys.stdout.write(s)
     sys.stdout.flush()
 
 
 def error(message: str) -> None:
-    """One line on stderr: `error: <where>: <what>`."""
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
+    """One line on stderr: `error: <where>: <what>` (a stderr that cannot take it changes
+    nothing to the exit code)."""
+    try:
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def note(message: str) -> None:
@@ -130,17 +167,20 @@ class TrainReporter:
         self._epoch_start = time.perf_counter()
         self._epoch = 1
 
+    @_stdout_writes
     def start(self, description: str, device: str, run_dir: str) -> None:
         if self.console is not None:
             self.console.print(f"[bold]data[/]   {description}")
             self.console.print(f"[bold]device[/] {device}    [bold]run[/] {run_dir}")
 
+    @_stdout_writes
     def _header(self) -> None:
         if self.console is not None and not self._header_done:
             cells = [f"{title:>{w}}" for _, title, w in self.columns]
             self.console.print("[bold]" + " ".join(cells) + "[/]")
             self._header_done = True
 
+    @_stdout_writes
     def progress(self, done: int, total: int) -> None:
         if self.console is None or not self.console.is_terminal:
             return  # a bar only makes sense on a terminal
@@ -163,12 +203,14 @@ class TrainReporter:
         if self._task is not None:
             self._progress.update(self._task, completed=done)
 
+    @_stdout_writes
     def _stop_progress(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
             self._task = None
 
+    @_stdout_writes
     def epoch(self, row: dict[str, Any]) -> None:
         self._stop_progress()
         if self.mode == "json":
@@ -194,6 +236,7 @@ class TrainReporter:
     def close(self) -> None:
         self._stop_progress()
 
+    @_stdout_writes
     def summary(
         self, best_epoch: int | None, best: dict[str, Any], run_dir: str, seconds: float
     ) -> None:
@@ -245,6 +288,7 @@ _EVAL_TABLES = (
 )
 
 
+@_stdout_writes
 def eval_table(report: EvalReport, title: str) -> None:
     """Two tables (they fit an 80-column terminal): one row per label, then the macro and
     micro averages when there are several labels; n/a notes on stderr."""
@@ -366,6 +410,7 @@ def _activate_text(
     return "\n".join(lines) + "\n"
 
 
+@_stdout_writes
 def _rich_value_table(headers: tuple[str, str], col_x: list[str], col_v: list[str]) -> None:
     from rich import box
     from rich.table import Table

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sigmoidnet.cli import render
 from sigmoidnet.cli._boundary import boundary
-from sigmoidnet.cli._options import ConfigOpt, SetOpt
+from sigmoidnet.cli._options import PATH_CHECKS, ConfigOpt, SetOpt
 from sigmoidnet.errors import InterruptedError_
+
+if TYPE_CHECKING:
+    from sigmoidnet.rundir import RunDir
 
 
 @boundary
@@ -20,7 +21,8 @@ def train(
     config: ConfigOpt,
     set_: SetOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder for runs (overrides out_dir).")
+        Path | None,
+        typer.Option("--out", help="Output folder for runs (overrides out_dir).", **PATH_CHECKS),
     ] = None,
     device: Annotated[
         str | None,
@@ -40,40 +42,49 @@ def train(
         overrides.append(f"device={device}")
     cfg = load_config(config, overrides)
     from sigmoidnet.engine import fit, prepare
+    from sigmoidnet.fsutil import OutputError
     from sigmoidnet.rundir import RunDir
 
-    _sigterm_as_interrupt()
-    setup = prepare(cfg)  # everything is checked before anything is written
-    run = RunDir.create(out if out is not None else cfg.out_dir, cfg.name, setup.cfg)
-    mode = "json" if json_ else ("quiet" if quiet else "rich")
-    has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
-    rep = render.TrainReporter(mode, cfg.train.epochs, has_val)
-    rep.start(setup.data.description, str(setup.device), str(run.path))
     try:
-        result = fit(setup, run, on_epoch=rep.epoch, on_progress=rep.progress)
-    except KeyboardInterrupt:
-        rep.close()
-        raise _interrupted(run.path) from None
-    finally:
-        rep.close()
-    rep.summary(result.best_epoch, result.best, str(run.path), result.seconds)
+        setup = prepare(cfg)  # everything is checked before anything is written
+        run = RunDir.create(out if out is not None else cfg.out_dir, cfg.name, setup.cfg)
+    except KeyboardInterrupt:  # RunDir.create removes what it had made
+        raise _interrupted(None, kept=False) from None
+    try:
+        mode = "json" if json_ else ("quiet" if quiet else "rich")
+        has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
+        rep = render.TrainReporter(mode, cfg.train.epochs, has_val)
+        try:
+            rep.start(setup.data.description, str(setup.device), str(run.path))
+            result = fit(setup, run, on_epoch=rep.epoch, on_progress=rep.progress)
+        finally:
+            rep.close()
+        rep.summary(result.best_epoch, result.best, str(run.path), result.seconds)
+    except BaseException as e:
+        # a run that holds no model is removed (nothing is left behind); one that holds a
+        # model is kept, and the error line says so
+        kept = run.abandon()
+        if isinstance(e, KeyboardInterrupt):
+            raise _interrupted(run, kept) from None
+        if isinstance(e, OutputError):
+            raise OutputError(e.where, e.what + _kept(run, kept), e.exit_code) from None
+        raise
 
 
-def _interrupted(run_path: Path) -> InterruptedError_:
+def _kept(run: RunDir, kept: bool) -> str:
+    if kept:
+        return f"; the best model so far (epoch {run.model_epoch}) is kept in {run.path}"
+    return "; no model was saved, nothing is kept"
+
+
+def _interrupted(run: RunDir | None, kept: bool) -> InterruptedError_:
     """The error (exit 130) of a run stopped by Ctrl-C / SIGTERM: what was kept, and where."""
-    if (run_path / "model.safetensors").exists():
-        return InterruptedError_("train", f"interrupted; the best model so far is in {run_path}")
-    return InterruptedError_(
-        "train", f"interrupted before the first epoch ended; no model saved ({run_path})"
-    )
-
-
-def _sigterm_as_interrupt() -> None:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not the main thread (e.g. some test runners)
-        signal.signal(signal.SIGTERM, handler)
+    if run is not None and kept:
+        return InterruptedError_(
+            "train",
+            f"interrupted; the best model so far (epoch {run.model_epoch}) is in {run.path}",
+        )
+    return InterruptedError_("train", "interrupted before a model was saved; nothing is kept")
 
 
 def register(app: typer.Typer) -> None:

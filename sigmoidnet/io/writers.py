@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
+import os
+import stat
 import sys
 import types
 from pathlib import Path
@@ -16,9 +19,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sigmoidnet.data.messages import one_line
 from sigmoidnet.errors import UsageError
-from sigmoidnet.fsutil import atomic_path
+from sigmoidnet.fsutil import (
+    NAME_MAX,
+    OutputError,
+    atomic_path,
+    make_dirs,
+    output_error,
+    remove_dirs,
+)
 
 _OUTPUT_FORMATS = {
     ".csv": "csv",
@@ -114,6 +123,60 @@ def _string_array_bytes(arr: Any) -> memoryview:
     return memoryview(data_buf)[start:end]
 
 
+_STDOUT = "<stdout>"
+_DOING = "cannot write predictions"
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def output_destination(out: Path) -> Path:
+    """The file that `--out out` will replace (what a symlink `out` names, so that the link
+    stays a link), after checking, without creating anything, that it can be written: a new
+    or regular file (a device, FIFO or socket is refused: the output is renamed into place,
+    which would replace the device node itself), whose nearest existing ancestor is a
+    writable folder. A problem is a one-line `UsageError` (exit 2)."""
+    where = str(out)
+    if "\x00" in os.fspath(out):
+        raise UsageError(where, "the path contains a NUL byte")
+    try:
+        mode: int | None = os.stat(out).st_mode  # follows symlinks
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UsageError(where, "the path is a symlink loop") from None
+        raise output_error(where, e, _DOING) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(where, "is a directory, expected an output file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageError(
+            where,
+            f"not a regular file ({_file_kind(mode)}): --out names a file to create or "
+            "replace; leave it out to write CSV to stdout",
+        )
+    dest = Path(os.path.realpath(out)) if out.is_symlink() else out
+    if len(os.fsencode(dest.name)) > NAME_MAX:
+        raise UsageError(where, f"the file name is too long (more than {NAME_MAX} bytes)")
+    folder = dest.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(where, f"cannot create its folder: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(where, f"{_DOING}: cannot create files in {folder} (permission denied)")
+    return dest
+
+
 class PredictionWriter:
     """Write tables of predictions as CSV, Parquet or JSON Lines — atomically.
 
@@ -123,17 +186,24 @@ class PredictionWriter:
 
     The format comes from the extension (.csv, .parquet/.pq, .jsonl/.ndjson; anything
     else is a `UsageError`, raised by the constructor so that nothing is computed in vain).
-    `out=None` streams CSV to `stream` (default: standard output). A file is written to a
-    temporary name in its folder (created if missing) and renamed into place when the
-    block ends without an exception; otherwise the temporary file is removed and an
-    existing output is left untouched. All written tables must share one schema.
+    `out=None` streams CSV to `stream` (default: standard output). Entering the block
+    checks that `out` can be written (`output_destination`) but creates nothing; the
+    first table written creates the missing folders and a temporary file next to `out`,
+    which is renamed into place when the block ends without an exception. On an exception
+    (an interruption included) the temporary file and the folders created are removed and
+    an existing output is left untouched. Writing that fails is an `OutputError` naming
+    `out` (or `<stdout>`): exit 3 for a full disk, a quota or a file-size limit, 2 for a
+    path that cannot be used. All written tables must share one schema.
     """
 
     def __init__(self, out: str | Path | None, *, stream: IO[bytes] | None = None) -> None:
         self.out = None if out is None else Path(out)
         self.format = output_format(out)
         self.rows = 0
+        self._where = _STDOUT if out is None else str(out)
         self._stream = stream
+        self._dest: Path | None = None
+        self._created: list[Path] = []
         self._stack: contextlib.ExitStack | None = None
         self._target: Path | None = None
         self._writer: Any = None
@@ -142,25 +212,44 @@ class PredictionWriter:
 
     def __enter__(self) -> PredictionWriter:
         if self.out is not None:
-            if self.out.is_dir():
-                raise UsageError(str(self.out), "is a directory, expected an output file name")
-            try:
-                self.out.parent.mkdir(parents=True, exist_ok=True)
-                stack = contextlib.ExitStack()
-                self._target = stack.enter_context(atomic_path(self.out))
-            except OSError as e:
-                raise UsageError(str(self.out), f"cannot write ({one_line(e)})") from None
-            self._stack = stack
+            self._dest = output_destination(self.out)
         return self
+
+    def _begin(self) -> None:
+        """Create the missing folders and the temporary file (at the first write)."""
+        assert self._dest is not None
+        stack = contextlib.ExitStack()
+        try:
+            self._created = make_dirs(self._dest.parent)
+            self._target = stack.enter_context(atomic_path(self._dest))
+        except OSError as e:
+            remove_dirs(self._created)
+            self._created = []
+            raise output_error(self._where, e, _DOING) from None
+        self._stack = stack
+
+    def _stdout(self) -> IO[bytes]:
+        if self._stream is not None:
+            return self._stream
+        if sys.stdout is None:  # started with file descriptor 1 closed
+            raise OutputError(_STDOUT, f"{_DOING}: standard output is closed", 2)
+        return sys.stdout.buffer
 
     def _sink(self) -> Any:
         if self._target is not None:
             return str(self._target)
-        stream = self._stream if self._stream is not None else sys.stdout.buffer
-        return pa.PythonFile(stream, mode="w")
+        return pa.PythonFile(self._stdout(), mode="w")
 
     def write(self, table: Any) -> None:
         """Append a `pyarrow.Table` (or RecordBatch)."""
+        try:
+            self._write(table)
+        except BrokenPipeError:
+            raise  # the reader of stdout has gone: the CLI's quiet exit 0
+        except OSError as e:
+            raise output_error(self._where, e, _DOING) from None
+
+    def _write(self, table: Any) -> None:
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         if self._schema is None:
@@ -176,6 +265,8 @@ class PredictionWriter:
         self.rows += table.num_rows
 
     def _open(self, schema: Any) -> None:
+        if self._dest is not None and self._stack is None:
+            self._begin()
         self._schema = schema
         if self.format == "csv":
             options = pacsv.WriteOptions(quoting_style="needed")
@@ -185,11 +276,14 @@ class PredictionWriter:
         elif self._target is not None:
             self._file = open(self._target, "wb")  # noqa: SIM115 - closed in _close
         else:
-            self._file = self._stream if self._stream is not None else sys.stdout.buffer
+            self._file = self._stdout()
 
-    def _close(self) -> None:
-        if self._schema is None and self.format == "parquet":
-            self._open(pa.schema([]))  # an empty table is still a valid Parquet file
+    def _close(self, ok: bool) -> None:
+        if ok and self._schema is None:  # nothing was written: the output still exists
+            if self.format == "parquet":
+                self._open(pa.schema([]))  # an empty table is still a valid Parquet file
+            elif self._dest is not None and self._stack is None:
+                self._begin()  # an empty file
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
@@ -199,9 +293,8 @@ class PredictionWriter:
                 f.close()
             else:
                 f.flush()
-        if self._target is None and self.format == "csv":
-            stream = self._stream if self._stream is not None else sys.stdout.buffer
-            stream.flush()
+        if self._dest is None:
+            self._stdout().flush()
 
     def __exit__(
         self,
@@ -212,17 +305,30 @@ class PredictionWriter:
         error = exc
         try:
             if exc is None:
-                self._close()
+                try:
+                    self._close(ok=True)
+                except BrokenPipeError:
+                    raise
+                except OSError as e:
+                    raise output_error(self._where, e, _DOING) from None
             else:
                 with contextlib.suppress(Exception):
-                    self._close()
+                    self._close(ok=False)
         except BaseException as e:
             error = e
         stack, self._stack = self._stack, None
         if stack is not None:
-            if error is None:
-                stack.close()  # fsync + rename into place
-            else:
-                stack.__exit__(type(error), error, error.__traceback__)  # removes the temp file
+            try:
+                if error is None:
+                    stack.close()  # fsync + rename into place
+                else:  # removes the temporary file
+                    stack.__exit__(type(error), error, error.__traceback__)
+            except OSError as e:  # the fsync or the rename failed (the temporary is gone)
+                error = output_error(self._where, e, _DOING)
+            except BaseException as e:
+                error = e
+        if error is not None:
+            created, self._created = self._created, []
+            remove_dirs(created)
         if error is not None and error is not exc:
             raise error

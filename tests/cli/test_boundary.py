@@ -1,8 +1,10 @@
 """The one error boundary: every command turns a SigmoidnetError into one line + its exit
-code, and a reader that has gone (`| head`) into a quiet exit 0."""
+code, an interruption (Ctrl-C, SIGTERM) into one line + exit 130, and a reader that has gone
+(`| head`) into a quiet exit 0."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import types
@@ -30,7 +32,9 @@ COMMANDS: list[tuple[list[str], str, str]] = [
 IDS = [" ".join(args[:2]) for args, _, _ in COMMANDS]
 
 
-def fake_core(monkeypatch: pytest.MonkeyPatch, module: str, attr: str, error: Exception) -> None:
+def fake_core(
+    monkeypatch: pytest.MonkeyPatch, module: str, attr: str, error: BaseException
+) -> None:
     """Replace the core module that a command body imports with one whose `attr` raises."""
 
     def raises(*args: Any, **kwargs: Any) -> Any:
@@ -88,6 +92,68 @@ def test_a_broken_pipe_in_rendering_is_a_quiet_exit_0(
 
     monkeypatch.setattr(render, "text", raises)
     assert invoke(*args) == (0, "", "")
+
+
+INTERRUPTED = {
+    "train": "error: train: interrupted\n",  # before the run directory: nothing to keep
+    "eval": "error: eval: interrupted\n",
+    "predict": "error: predict: interrupted; the CSV on stdout is incomplete\n",
+    "config show": "error: config show: interrupted\n",
+    "config schema": "error: config schema: interrupted\n",
+}
+
+
+@pytest.mark.parametrize(("args", "module", "attr"), COMMANDS, ids=IDS)
+def test_an_interruption_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], module: str, attr: str
+) -> None:
+    fake_core(monkeypatch, module, attr, KeyboardInterrupt())
+    name = " ".join(args[:2]) if args[0] == "config" else args[0]
+    assert invoke(*args) == (130, "", INTERRUPTED[name])
+
+
+def test_activate_and_version_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def raises(*args: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(activate_cmd, "_compute", raises)
+    assert invoke("activate", "1") == (130, "", "error: activate: interrupted\n")
+    monkeypatch.setattr(render, "text", raises)
+    assert invoke("--version") == (130, "", "error: sigmoidnet: interrupted\n")
+
+
+def test_sigterm_is_an_interruption_while_a_command_runs() -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), _boundary.interrupts():
+        assert signal.getsignal(signal.SIGTERM) is not before[0]
+        signal.raise_signal(signal.SIGTERM)
+        pytest.fail("SIGTERM did not interrupt")  # pragma: no cover
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    with pytest.raises(KeyboardInterrupt), _boundary.interrupts():
+        signal.raise_signal(signal.SIGINT)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_a_second_signal_does_not_cut_the_clean_up_short() -> None:
+    cleaned = []
+    with pytest.raises(KeyboardInterrupt), _boundary.interrupts():
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        finally:
+            signal.raise_signal(signal.SIGINT)  # ignored: the clean-up goes on
+            signal.raise_signal(signal.SIGTERM)
+            cleaned.append(True)
+    assert cleaned == [True]
+
+
+def test_an_ignored_signal_stays_ignored() -> None:
+    old = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # `nohup`, a background job
+    try:
+        with _boundary.interrupts():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def test_anything_else_is_a_bug_with_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
