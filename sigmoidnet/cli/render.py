@@ -67,11 +67,25 @@ def text(s: str) -> None:
     sys.stdout.flush()
 
 
+def one_line(message: str) -> str:
+    """`message` on one line: line breaks and other control characters (a file name may hold
+    them) are written as escapes, and text that cannot be encoded as backslash escapes."""
+    if message.isprintable():
+        return message
+    out = []
+    for ch in message:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
+
+
 def error(message: str) -> None:
     """One line on stderr: `error: <where>: <what>` (a stderr that cannot take it changes
     nothing to the exit code)."""
     try:
-        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"error: {one_line(message)}\n")
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
         pass

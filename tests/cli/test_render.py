@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigmoidnet.cli import render
+from tests.cli.util import invoke
 
 CLI = Path(render.__file__).parent
 # calls that write to the terminal
@@ -52,3 +53,12 @@ def test_a_rich_console_hands_a_broken_pipe_to_the_boundary() -> None:
     console.file = Closed()
     with pytest.raises(BrokenPipeError):  # not rich's own SystemExit(1)
         console.print("x")
+
+
+def test_an_error_stays_on_one_line_whatever_the_file_name(tmp_path: Path) -> None:
+    folder = tmp_path / "two\nlines\tand\x1b[31mred"
+    folder.mkdir()
+    code, _, stderr = invoke("eval", "--checkpoint", str(folder / "m.safetensors"))
+    assert code == 4
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ")
+    assert "two\\nlines\\tand\\x1b[31mred" in stderr
