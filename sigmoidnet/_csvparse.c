@@ -5,9 +5,11 @@
  * with the GIL released so that several threads can each take a byte range of one file.
  * It accepts only a plain dialect: unquoted fields of the form
  *     [+-]? digits [. digits] [(e|E) [+-]? digits]     (at least one mantissa digit)
- * separated by ',' with rows ending in "\n" or "\r\n" (empty lines skipped), and finite
- * float32 results. Anything else -- quotes, spaces, text, empty cells, a wrong number of
- * fields, a value that overflows float32 -- stops the parse with status DEFER, and the
+ * separated by ',' with rows ending in "\n" or "\r\n", and finite float32 results. Empty
+ * lines are skipped at the end of the range only: an empty line followed by a row defers
+ * (the caller refuses empty lines between rows; those that end a file are ignored).
+ * Anything else -- quotes, spaces, text, empty cells, a wrong number of fields, a value
+ * that overflows float32 -- stops the parse with status DEFER, and the
  * caller reads the file with pyarrow instead, which accepts or diagnoses it. The fast path
  * therefore never decides what is an error; it only makes the common case fast.
  *
@@ -290,6 +292,7 @@ static void run_parse(Job *j) {
     const int32_t *const dest = j->dest;
     const int slow_ok = j->slow_ok, drop = j->drop;
     Py_ssize_t row = 0;
+    int blank = 0; /* an empty line since the last row */
     float *xr = j->x, *yr = j->y;
     Py_ssize_t dropped = j->start, next_drop = j->start + DROP_EVERY;
     j->defer_at = -1;
@@ -300,12 +303,15 @@ static void run_parse(Job *j) {
         }
         if (*p == '\n') { /* empty line */
             p++;
+            blank = 1;
             continue;
         }
         if (*p == '\r' && p + 1 < end && p[1] == '\n') {
             p += 2;
+            blank = 1;
             continue;
         }
+        if (blank) goto defer; /* a row after an empty line */
         if (row >= max_rows) goto defer;
         for (Py_ssize_t c = 0; c < ncols; c++) {
             int32_t k = dest[c];
@@ -365,7 +371,8 @@ PyDoc_STRVAR(parse_doc,
              "dest[c] <= -2, and is skipped when dest[c] == -1. x and y are writable float32\n"
              "buffers of row width xw and yw with room for max_rows rows. Returns the rows\n"
              "written and -1, or, when the input leaves the plain numeric dialect, the rows\n"
-             "written so far and the byte offset where parsing stopped. drop=1 (only for a\n"
+             "written so far and the byte offset where parsing stopped (an empty line\n"
+             "followed by a row stops it too). drop=1 (only for a\n"
              "read-only file mapping) unmaps the pages of the range once parsed. Releases\n"
              "the GIL.");
 

@@ -15,7 +15,8 @@ import torch
 from sigmoidnet import artifact as art_mod
 from sigmoidnet.activation import sigmoid_array
 from sigmoidnet.artifact import Artifact
-from sigmoidnet.data import HeldOut, iter_batches, load_heldout
+from sigmoidnet.data import Batch, HeldOut, iter_batches, read_heldout
+from sigmoidnet.data.transform import check_outputs, transform_checked
 from sigmoidnet.errors import CheckpointError, DataError, UsageError
 from sigmoidnet.evaluation import EvalReport, evaluate_logits
 from sigmoidnet.io import PredictionWriter
@@ -38,10 +39,14 @@ class PredictStats:
     seconds: float
 
 
-def _logits(art: Artifact, x: np.ndarray) -> torch.Tensor:
-    """Raw (n, F) features of a batch → (n, L) float32 logits on the CPU."""
-    xt = torch.from_numpy(art.preprocessor.transform_(x))  # the batch is ours: in place
-    return predict_logits(art.model, xt, CPU)
+def _batch_logits(art: Artifact, b: Batch, where: str) -> torch.Tensor:
+    """Raw (n, F) features of a batch → (n, L) float32 logits on the CPU; a value the stored
+    preprocessing cannot bring to a finite float32, or a row whose output is not finite, is a
+    `DataError` naming the file's row."""
+    x = transform_checked(art.preprocessor, b.x, where, first_row=b.first_row)  # in place
+    logits = predict_logits(art.model, torch.from_numpy(x), CPU)
+    check_outputs(logits, x, art.feature_names, where, first_row=b.first_row)
+    return logits
 
 
 def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -61,9 +66,10 @@ def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tens
             str(path),
             "this model's run has no held-out data (val_fraction 0, no val_path); pass --data FILE",
         )
-    x, y, desc = load_heldout(cfg.data, cfg.seed, record)
-    logits = _logits(art, x)
-    return logits, torch.from_numpy(y), desc
+    held = read_heldout(cfg.data, cfg.seed, record, pre=art.preprocessor)  # transformed
+    logits = predict_logits(art.model, torch.from_numpy(held.x), CPU)
+    check_outputs(logits, held.x, art.feature_names, held.where, rows=held.rows)
+    return logits, torch.from_numpy(held.y), held.desc
 
 
 def evaluate_model(
@@ -84,7 +90,7 @@ def evaluate_model(
             str(data), art.feature_names, label_names=art.label_names, keep=ignore or []
         )
         for b in batches:
-            chunks.append(_logits(art, b.x))
+            chunks.append(_batch_logits(art, b, str(data)))
             assert b.y is not None  # requested labels are always returned
             targets.append(torch.from_numpy(b.y))
         if not chunks:
@@ -143,7 +149,7 @@ def predict_file(
             require_labels=False,
         )
         for b in batches:
-            logits = _logits(art, b.x).numpy().astype(np.float64)
+            logits = _batch_logits(art, b, str(data)).numpy().astype(np.float64)
             probs = sigmoid_array(logits)  # exact, (n, L)
             decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold
             cols: dict[str, pa.Array] = {}

@@ -176,3 +176,33 @@ def test_predict_file_creates_nothing_when_it_fails(
     assert not (tmp_path / "new").exists()
     stats = inference.predict_file(run / "model.safetensors", learnable_csv, out, keep=["id"])
     assert stats.rows == 400 and sorted(p.name for p in out.parent.iterdir()) == ["p.parquet"]
+
+
+def test_a_value_that_cannot_be_standardized_is_refused_with_its_row(
+    learnable_config: Path, learnable_csv: Path, tmp_path: Path
+) -> None:
+    # f0 with a small spread: 3.4e38 / std overflows float32 once standardized
+    with learnable_csv.open(newline="") as f:
+        rows = list(csv.reader(f))
+    col = rows[0].index("f0")
+    for r in rows[1:]:
+        r[col] = repr(float(r[col]) * 0.01)
+    with learnable_csv.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run = train(learnable_config, "train.epochs=1")
+    model = str(run / "model.safetensors")
+    data = tmp_path / "far.csv"
+    shutil.copy(learnable_csv, data)
+    rewrite_row(data, 7, "f0", "3.4028235e38")
+    for args in (
+        ["predict", "--checkpoint", model, "--data", str(data), "--keep", "id"],
+        ["eval", "--checkpoint", model, "--data", str(data), "--ignore", "id"],
+    ):
+        code, out, err = run_cli(*args)
+        assert code == 3, out + err
+        assert err.startswith(f"error: {data}: column 'f0', row 7: 3.4028235e+38 does not")
+        assert len(err.strip().splitlines()) == 1 and out == ""
+    # far outside the training range but finite all the way: a prediction like any other
+    rewrite_row(data, 7, "f0", "1e30")
+    code, out, _ = run_cli("predict", "--checkpoint", model, "--data", str(data), "--keep", "id")
+    assert code == 0 and "nan" not in out

@@ -5,7 +5,8 @@ preprocessing.
 every value, splits off the held-out rows, fits a `Preprocessor` on the training rows only and
 applies it to both splits. It returns a `Dataset` of contiguous float32 CPU tensors, the fitted
 preprocessor and a `HeldOut` record of which rows were held out, with a fingerprint of them:
-`load_heldout` reads them again for `eval` and refuses if the file has changed since.
+`load_heldout` / `read_heldout` read them again for `eval` and refuse if the file has changed
+since.
 
 Sources
 - `random`: the tutorial's data, bit for bit: `torch.manual_seed(seed)`, then
@@ -23,7 +24,12 @@ Values: features must be finite numbers (integers and booleans are fine); labels
 the column and the row: `data/x.csv: column 'age', row 17: 'abc' is not a number`. Rows are
 numbered from 1 among the data rows; the header is not counted (for NPZ, row 1 is `X[0]`).
 When a file has several problems, the first one found is reported: labels are checked before
-features, and within each the lowest row wins, then the leftmost column.
+features, and within each the lowest row wins, then the leftmost column. What is refused before
+any value is read -- anything but a readable regular file, binary or non-UTF-8 CSV, a ragged
+row, an empty line between rows -- is worded by the readers (`formats/`), the same for `eval`
+and `predict`. After the split, a value that does not standardize to a finite float32 with the
+training statistics (a held-out 3.4e38 where the training std is below 1) is refused with its
+column and file row (`transform.transform_checked`).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from sigmoidnet.data.formats.csv import CsvReader
 from sigmoidnet.data.formats.parquet import ParquetReader
 from sigmoidnet.data.messages import plural
 from sigmoidnet.data.split import keep_rows_inplace, split_labels, val_mask
+from sigmoidnet.data.transform import transform_checked
 from sigmoidnet.errors import DataError
 from sigmoidnet.preprocess import Preprocessor
 
@@ -412,9 +419,14 @@ def load_dataset(data: DataConfig, seed: int, check: SizeCheck | None = None) ->
     # the tutorial feeds raw torch.rand values: random data is never normalized
     normalize = "none" if data.source == "random" else data.normalize
     pre = Preprocessor(part.features, normalize).fit(x_train)
-    pre.transform_(x_train)
+    train_where = "random data" if data.path is None else data.path
+    transform_checked(pre, x_train, train_where, rows=_file_rows(part.mask, held=False))
     if x_val is not None:
-        pre.transform_(x_val)
+        if val is not None:
+            assert data.val_path is not None
+            transform_checked(pre, x_val, data.val_path)
+        else:
+            transform_checked(pre, x_val, train_where, rows=_file_rows(part.mask, held=True))
     if data.source == "random":
         desc = f"random data (seed {seed}): {rows}, "
     else:
@@ -433,8 +445,41 @@ def load_dataset(data: DataConfig, seed: int, check: SizeCheck | None = None) ->
     )
 
 
-def load_heldout(data: DataConfig, seed: int, heldout: HeldOut | None) -> tuple[F32, F32, str]:
-    """The raw (untransformed) held-out features and labels of a run, and their description.
+def _file_rows(mask: Mask | None, held: bool) -> npt.NDArray[np.int64] | None:
+    """The file's data rows (1-based) of the held-out (`held`) or training rows of a split;
+    None when nothing was split off (row i is then the file's row i + 1)."""
+    if mask is None:
+        return None
+    return np.flatnonzero(mask if held else ~mask) + 1
+
+
+@dataclass
+class HeldOutRows:
+    """The held-out rows of a run, read again (`read_heldout`): features (raw, or
+    transformed), labels, a description, and where each row is in its file."""
+
+    x: F32  # (M, F) float32
+    y: F32  # (M, L) float32
+    desc: str  # "114 held-out rows of data/x.csv"
+    where: str  # the file they are in
+    rows: npt.NDArray[np.int64] | None  # their file rows (1-based); None: rows 1..M
+
+
+def load_heldout(
+    data: DataConfig, seed: int, heldout: HeldOut | None, pre: Preprocessor | None = None
+) -> tuple[F32, F32, str]:
+    """The held-out features and labels of a run, and their description (`read_heldout`
+    without the file rows)."""
+    got = read_heldout(data, seed, heldout, pre)
+    return got.x, got.y, got.desc
+
+
+def read_heldout(
+    data: DataConfig, seed: int, heldout: HeldOut | None, pre: Preprocessor | None = None
+) -> HeldOutRows:
+    """The held-out rows of a run: features raw, or transformed by `pre` when it is given
+    (a value that does not standardize to a finite float32 is then a `DataError` naming the
+    file's column and row), labels, and their file rows (for `check_outputs`).
 
     Read again from the files the config names, split as in training. With a `heldout`
     record, the rows must be the ones the run held out: a file that changed since is a
@@ -442,17 +487,20 @@ def load_heldout(data: DataConfig, seed: int, heldout: HeldOut | None) -> tuple[
     from the config and seed alone.)
     """
     part, val = _read(data, seed, _no_check)
+    rows: npt.NDArray[np.int64] | None = None
     if val is not None:
         assert data.val_path is not None
         now = _whole_file_heldout(val, data.val_path, seed)
         x, y = val.x_train, val.y_train
         desc = f"held-out data of {data.val_path}"
+        where = data.val_path
     else:
         where = data.path if data.path is not None else "random data"
         if part.x_val is None or part.y_val is None:
             raise DataError(where, "no rows are held out under this config")
         now = _heldout_of(part, where, data.holdout, seed)  # type: ignore[assignment]
         x, y = part.x_val, part.y_val
+        rows = _file_rows(part.mask, held=True)
         desc = f"{len(x)} held-out rows of {data.path or 'random data'}"
     if heldout is not None and now is not None and now.fingerprint != heldout.fingerprint:
         what = (
@@ -465,4 +513,6 @@ def load_heldout(data: DataConfig, seed: int, heldout: HeldOut | None) -> tuple[
             f"the file changed since training ({what}); "
             "pass --data FILE to evaluate on it as it is now",
         )
-    return x, y, desc
+    if pre is not None:
+        transform_checked(pre, x, where, rows=rows)
+    return HeldOutRows(x, y, desc, where, rows)

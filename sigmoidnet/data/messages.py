@@ -6,11 +6,11 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from sigmoidnet.errors import DataError
+from sigmoidnet.fsutil import input_file_problem
 
 
 def nearest(name: str, choices: Iterable[str]) -> str:
@@ -66,11 +66,13 @@ def cell_error(where: str, column: str, row: int, what: str) -> DataError:
 
 
 def check_file(path: str, where: str) -> None:
-    p = Path(path)
-    if p.is_dir():
-        raise DataError(where, "is a directory, expected a data file")
-    if not p.exists():
-        raise DataError(where, "file not found")
+    """Refuse anything but a readable regular file before any reader opens it: a FIFO would
+    block, a device (`/dev/zero`) never ends, a symlink loop or a bad name would raise."""
+    problem = input_file_problem(path)
+    if problem == "is a directory":
+        problem = "is a directory, expected a data file"
+    if problem is not None:
+        raise DataError(where, problem)
 
 
 def one_line(e: BaseException) -> str:

@@ -215,6 +215,14 @@ class Trainer:
         finally:
             torch.set_num_threads(previous)
 
+    def _diverged(self, epoch: int, what: str) -> DivergenceError:
+        kept = (
+            f"kept the model of epoch {self.best_epoch}"
+            if self.best_epoch
+            else "no model was saved"
+        )
+        return DivergenceError(f"epoch {epoch}", f"{what}; stopped ({kept})")
+
     def _fit(
         self,
         sink: RunSink,
@@ -232,18 +240,17 @@ class Trainer:
             train_seconds = time.perf_counter() - t0
             row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
             if not math.isfinite(train_loss):
-                kept = (
-                    f"kept the model of epoch {self.best_epoch}"
-                    if self.best_epoch
-                    else ("no model was saved")
-                )
-                raise DivergenceError(
-                    f"epoch {epoch}", f"training loss is {train_loss}; stopped ({kept})"
-                )
+                raise self._diverged(epoch, f"training loss is {train_loss}")
             if s.x_val is not None and s.y_val is not None and s.x_val.shape[0] > 0:
                 logits = predict_logits(s.model, s.x_val, s.device)
                 yv = s.y_val.to(logits.device)
                 row.update(epoch_metrics(logits, yv))
+                if not math.isfinite(row["val_loss"]):
+                    raise self._diverged(
+                        epoch,
+                        f"validation loss is {row['val_loss']} (the model's output on some "
+                        "held-out rows is not finite)",
+                    )
             seconds = time.perf_counter() - t0
             row["seconds"] = round(seconds, 6)
             row["rows_per_s"] = round(n_train / train_seconds, 1) if train_seconds > 0 else None

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sigmoidnet.preprocess.standardize import fit_standardization, standardize_
+from sigmoidnet.preprocess.standardize import (
+    StandardizeError,
+    fit_standardization,
+    standardize_,
+)
 
 F32 = npt.NDArray[np.float32]
 
@@ -25,6 +29,18 @@ NORMALIZE = ("standard", "none")
 
 class PreprocessorStateError(ValueError):
     """Stored preprocessor state that does not describe a valid preprocessor."""
+
+
+class TransformError(ValueError):
+    """A raw value the fitted transform cannot turn into a finite float32 input.
+
+    `feature` names the column and `index` is the row within the array given to
+    `transform_` (0-based); `what` says what went wrong, without either, for the caller to
+    place (`sigmoidnet.data.transform_checked` names the file, column and file row)."""
+
+    def __init__(self, feature: str, index: int, what: str) -> None:
+        self.feature, self.index, self.what = feature, index, what
+        super().__init__(f"feature {feature!r}, row index {index}: {what}")
 
 
 class Preprocessor:
@@ -59,11 +75,23 @@ class Preprocessor:
         return self
 
     def transform_(self, x: F32) -> F32:
-        """Transform a batch (n, F) float32 in place and return it."""
+        """Transform a batch (n, F) float32 in place and return it.
+
+        Raises `TransformError` at the first value (lowest row, then leftmost column) whose
+        standardized value is not a finite float32 (say 3.4e38 in a feature whose training
+        std is below 1): such values are refused, never clipped. `x` is then partly
+        transformed and must be thrown away."""
         if not self.fitted:
             raise RuntimeError("Preprocessor.transform_ before fit")
         if self.mean_ is not None and self.std_ is not None:
-            standardize_(x, self.mean_, self.std_)
+            try:
+                standardize_(x, self.mean_, self.std_)
+            except StandardizeError as e:
+                what = (
+                    f"{_fmt(e.value)} does not standardize to a finite float32 "
+                    f"(training mean {_fmt(e.mean)}, std {_fmt(e.std)})"
+                )
+                raise TransformError(self.feature_names[e.column], e.row, what) from None
         return x
 
     def transform(self, x: npt.ArrayLike) -> F32:
@@ -114,3 +142,8 @@ class Preprocessor:
                 "normalization tensors hold non-finite or non-positive values"
             )
         return mean, std
+
+
+def _fmt(v: float) -> str:
+    """A float32 value as numpy prints it (shortest round trip: 3.4028235e+38, 0.1)."""
+    return str(np.float32(v)) if np.isfinite(v) else str(v)

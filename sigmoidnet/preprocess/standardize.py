@@ -1,6 +1,9 @@
 """Standardization (`normalize: standard`): per-feature mean and population std, accumulated
-in float64 over the training split only; zero-variance features get std 1. Applied in place,
-in float32, as `(x - mean) / std`."""
+in float64 over the training split only; zero-variance features get std 1, and a spread past
+float32's range is stored as float32's largest value. Applied in float32 as
+`(x - mean) / std`; where a float32 step overflows (`x - mean` past float32's range, with a
+quotient that is not), that row is computed again in float64. A value whose standardized
+value is not a finite float32 even so raises `StandardizeError`: it is refused, not clipped."""
 
 from __future__ import annotations
 
@@ -11,13 +14,30 @@ F32 = npt.NDArray[np.float32]
 
 #: rows per chunk for the float64 statistics passes (keeps temporaries in cache)
 _STAT_CHUNK_ROWS = 16384
+#: values per chunk of the transform (a float32 scratch block that stays in cache)
+_TRANSFORM_CHUNK_VALUES = 1 << 16
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+class StandardizeError(ValueError):
+    """A value that does not standardize to a finite float32: x[row, column] (0-based)."""
+
+    def __init__(self, row: int, column: int, value: float, mean: float, std: float) -> None:
+        self.row, self.column, self.value, self.mean, self.std = row, column, value, mean, std
+        super().__init__(
+            f"row {row}, column {column}: {value!r} does not standardize to a finite float32 "
+            f"(mean {mean:.7g}, std {std:.7g})"
+        )
 
 
 def fit_standardization(x: F32) -> tuple[F32, F32]:
     """Per-feature mean and population std of `x` (N, F), accumulated in float64.
 
     Chunked two-pass computation (bounded temporaries); features with zero (or non-finite)
-    variance get std 1 so that dividing by it leaves them unchanged.
+    variance get std 1 so that dividing by it leaves them unchanged. The mean of finite
+    float32 values is a finite float32; a std past float32's range (values spread over more
+    than float32's largest value) is stored as that value, so every training row still
+    standardizes to a finite float32.
     """
     n, f = x.shape
     total = np.zeros(f, dtype=np.float64)
@@ -31,12 +51,46 @@ def fit_standardization(x: F32) -> tuple[F32, F32]:
         sq += np.einsum("ij,ij->j", d, d)
     std = np.sqrt(sq / max(n, 1))
     mean32 = mean.astype(np.float32)
-    std32 = std.astype(np.float32)
+    std32 = np.minimum(std, _F32_MAX).astype(np.float32)  # NaN stays NaN: set to 1 below
     std32[~(np.isfinite(std32) & (std32 > 0))] = 1.0
     return mean32, std32
 
 
 def standardize_(x: F32, mean: F32, std: F32) -> None:
-    """In place, in float32: x = (x - mean) / std (the same at training and inference)."""
-    np.subtract(x, mean, out=x)
-    np.divide(x, std, out=x)
+    """In place: x = (x - mean) / std, in float32 (the same at training and inference).
+
+    Computed block by block in a scratch buffer; a row with a non-finite result is computed
+    again in float64 and rounded once to float32. Raises `StandardizeError` at the first
+    value (lowest row, then leftmost column) whose result is still not finite: `x` is then
+    partly transformed, and must be thrown away.
+    """
+    n, f = x.shape
+    if n == 0 or f == 0:
+        return
+    step = max(1, _TRANSFORM_CHUNK_VALUES // f)
+    scratch = np.empty((min(step, n), f), dtype=np.float32)
+    for start in range(0, n, step):
+        block = x[start : start + step]
+        t = scratch[: len(block)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.subtract(block, mean, out=t)
+            np.divide(t, std, out=t)
+        finite = np.isfinite(t)
+        if not finite.all():
+            _redo_in_float64(block, t, finite, mean, std, start)
+        block[...] = t
+
+
+def _redo_in_float64(
+    block: F32, t: F32, finite: npt.NDArray[np.bool_], mean: F32, std: F32, start: int
+) -> None:
+    rows = np.flatnonzero(~finite.all(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        again = (block[rows].astype(np.float64) - mean.astype(np.float64)) / std.astype(np.float64)
+        again32 = again.astype(np.float32)
+    ok = np.isfinite(again32)
+    if not ok.all():
+        k, j = (int(v) for v in np.argwhere(~ok)[0])
+        i = int(rows[k])
+        raise StandardizeError(start + i, j, float(block[i, j]), float(mean[j]), float(std[j]))
+    t[rows] = again32

@@ -1,6 +1,7 @@
-"""sigmoidnet.data.formats.csv_fast and its C parser: exact float32 values, the accepted dialect, deferral
-to pyarrow for everything else, and thread ranges. An independent exact oracle (Fractions)
-checks the rounding; pyarrow's own float32 parse is the reference for whole files."""
+"""sigmoidnet.data.formats.csv_fast and its C parser: exact float32 values, the accepted
+dialect, deferral to pyarrow for everything else, and thread ranges. An independent exact
+oracle (Fractions) checks the rounding; pyarrow's own float32 parse is the reference for
+whole files."""
 
 from __future__ import annotations
 
@@ -191,15 +192,41 @@ def test_empty_and_header_only_files_defer(tmp_path: Path) -> None:
 # layout: line ends, empty lines, column routing, ranges
 
 
-def test_crlf_empty_lines_and_no_final_newline(tmp_path: Path) -> None:
+def test_crlf_and_no_final_newline(tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
-    path.write_bytes(b"v,y\r\n1,0\r\n\r\n\n2.5,1\n\n-3,0")
+    path.write_bytes(b"v,y\r\n1,0\r\n2.5,1\n-3,0")
     out = read(path, ["v", "y"], ["v"], ["y"])
     assert out is not None
     x, y = out
     assert x[:, 0].tolist() == [1.0, 2.5, -3.0] and y[:, 0].tolist() == [0.0, 1.0, 0.0]
     ref = pacsv.read_csv(path)
     assert ref.num_rows == 3
+
+
+@pytest.mark.parametrize("end", [b"\n\n", b"\r\n\r\n", b"\n\r\n\n\n"])
+def test_empty_lines_that_end_the_file_are_ignored(tmp_path: Path, end: bytes) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"v,y\n1,0\n2.5,1" + end)
+    out = read(path, ["v", "y"], ["v"], ["y"])
+    assert out is not None and out[0][:, 0].tolist() == [1.0, 2.5]
+    batches = list(csvfast.iter_numeric(str(path), ["v", "y"], ["v"], ["y"], 1, 1))
+    assert [b[0][:, 0].tolist() for b in batches] == [[1.0], [2.5]]
+
+
+@pytest.mark.parametrize(
+    "body", [b"1,0\n\n2.5,1\n", b"1,0\r\n\r\n2.5,1\r\n", b"\n1,0\n", b"1,0\n\n\n\n2,1"]
+)
+def test_an_empty_line_between_rows_defers(tmp_path: Path, body: bytes) -> None:
+    # pyarrow's reader then refuses it (`row N: expected 2 columns, got an empty line`)
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"v,y\n" + body)
+    assert read(path, ["v", "y"], ["v"], ["y"]) is None
+    it = csvfast.iter_numeric(str(path), ["v", "y"], ["v"], ["y"], 1, 1)
+    got = []
+    with pytest.raises(StopIteration) as end:
+        while True:
+            got.append(next(it))
+    assert end.value.value is False and len(got) <= 1  # the rows before it, then pyarrow
 
 
 def test_columns_are_routed_by_name_in_the_requested_order(tmp_path: Path) -> None:
@@ -222,8 +249,7 @@ def test_thread_ranges_give_the_same_arrays(
     lines = []
     for i in range(500):
         lines.append(f"{rng.standard_normal():.7g},{rng.standard_normal():.5e},{i % 2}\n")
-        if i % 37 == 0:
-            lines.append("\n")  # empty lines inside and between ranges
+    lines.append("\n" * 200)  # empty lines at the end: whole ranges of them, ignored
     path = tmp_path / "t.csv"
     path.write_text("a,b,y\n" + "".join(lines))
     one = read(path, ["a", "b", "y"], ["a", "b"], ["y"], workers=1)
@@ -233,6 +259,19 @@ def test_thread_ranges_give_the_same_arrays(
     assert np.array_equal(one[0], many[0]) and np.array_equal(one[1], many[1])
     ref = arrow_f32(path, ["a", "b", "y"])
     assert np.array_equal(one[0][:, 1], ref["b"]) and np.array_equal(one[1][:, 0], ref["y"])
+
+
+@pytest.mark.parametrize("workers", [1, 3, 5])
+@pytest.mark.parametrize("blank", ["\n", "\n" * 150, "\r\n" * 40])
+def test_empty_lines_between_rows_defer_across_ranges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, blank: str
+) -> None:
+    # wherever the range cuts fall: at the end of one range, or filling whole ranges
+    monkeypatch.setattr(csvfast, "_RANGE_BYTES", 64)
+    for at in (1, 37, 150, 299):
+        path = tmp_path / "t.csv"
+        path.write_text("a,y\n" + "1.5,0\n" * at + blank + "2,1\n" * (300 - at))
+        assert read(path, ["a", "y"], ["a"], ["y"], workers=workers) is None, at
 
 
 def test_a_bad_value_in_a_later_range_defers(

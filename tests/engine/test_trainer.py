@@ -170,3 +170,26 @@ def test_state_dict_is_a_copy(learnable_config: Path) -> None:
     t.fit()
     assert all(torch.equal(before[k], v) for k, v in state["model"].items())
     assert len(state["history"]) == 1
+
+
+def test_a_non_finite_validation_loss_is_a_divergence(
+    learnable_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigmoidnet.engine import trainer as trainer_mod
+
+    real = trainer_mod.predict_logits
+    calls = {"n": 0}
+
+    def overflowing(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        return torch.full_like(out, float("nan")) if calls["n"] == 2 else out
+
+    monkeypatch.setattr(trainer_mod, "predict_logits", overflowing)
+    sink = ListSink()
+    with pytest.raises(DivergenceError) as exc:
+        fit(prepare(load_config(learnable_config, ["train.epochs=4"])), sink)
+    assert exc.value.exit_code == 5
+    assert "epoch 2" in exc.value.message and "validation loss is nan" in exc.value.message
+    assert "kept the model of epoch 1" in exc.value.message
+    assert [a.epoch for a in sink.saved] == [1]

@@ -9,6 +9,7 @@ import pytest
 from sigmoidnet.preprocess import (
     Preprocessor,
     PreprocessorStateError,
+    TransformError,
     fit_standardization,
     standardize_,
 )
@@ -97,3 +98,60 @@ def test_bad_state_is_refused(meta: dict, arrays: dict, message: str) -> None:
     as_arrays = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
     with pytest.raises(PreprocessorStateError, match=message):
         Preprocessor.from_state(meta, as_arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# extreme but valid values: float64 statistics, float32 overflow redone in float64, refusal
+
+MAX = float(np.finfo(np.float32).max)  # 3.4028235e38
+
+
+def test_statistics_of_values_near_float32s_largest_stay_finite() -> None:
+    x = np.array([[MAX, 1.0], [-MAX, 2.0], [-MAX, 3.0], [MAX, 4.0]], np.float32)
+    mean, std = fit_standardization(x)  # float32 sums and squares would overflow
+    assert np.isfinite(mean).all() and np.isfinite(std).all()
+    assert mean[0] == 0.0 and std[0] == np.float32(MAX)
+    np.testing.assert_allclose(std[1], np.std([1.0, 2.0, 3.0, 4.0]), rtol=1e-6)
+
+
+def test_a_float32_overflow_in_x_minus_mean_is_computed_in_float64() -> None:
+    x = np.array([[MAX], [-MAX], [-MAX]], np.float32)
+    pre = Preprocessor(["a"]).fit(x)
+    out = pre.transform(x)  # MAX - mean is past float32's range; the quotient is not
+    assert pre.mean_ is not None and pre.std_ is not None
+    exact = (x.astype(np.float64) - float(pre.mean_[0])) / float(pre.std_[0])
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, exact.astype(np.float32), rtol=1e-6)
+    # rows that do not overflow keep the float32 formula exactly
+    plain = np.array([[1.0e37], [-2.0e37]], np.float32)
+    assert pre.mean_ is not None and pre.std_ is not None
+    assert np.array_equal(pre.transform(plain), (plain - pre.mean_) / pre.std_)
+
+
+def test_a_value_that_does_not_standardize_to_a_finite_float32_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    train = (rng.normal(size=(100, 3)) * 0.5).astype(np.float32)
+    pre = Preprocessor(["a", "b", "c"]).fit(train)
+    x = np.zeros((5, 3), np.float32)
+    x[3, 2] = MAX  # std < 1: MAX / std is past float32's range, in any precision
+    x[3, 1] = -MAX
+    x[4, 0] = MAX
+    with pytest.raises(TransformError) as info:
+        pre.transform(x)
+    e = info.value
+    assert (e.feature, e.index) == ("b", 3)  # the lowest row, then the leftmost column
+    assert e.what.startswith("-3.4028235e+38 does not standardize to a finite float32")
+    assert pre.mean_ is not None and pre.std_ is not None
+    assert e.what.endswith(f"(training mean {pre.mean_[1]!s}, std {pre.std_[1]!s})")
+    big = 16384 * 5  # past one transform block
+    many = np.zeros((big, 3), np.float32)
+    many[big - 2, 0] = MAX
+    with pytest.raises(TransformError) as info:
+        pre.transform(many)
+    assert info.value.index == big - 2
+    nan = np.zeros((2, 3), np.float32)
+    nan[1, 1] = np.nan
+    with pytest.raises(TransformError, match="nan does not standardize"):
+        pre.transform(nan)
+    # normalize: none leaves values as they are (the model gets them raw)
+    assert Preprocessor(["a", "b", "c"], "none").fit(train).transform(x)[3, 2] == MAX

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from sigmoidnet.fsutil import input_file_problem
+
 
 class Reader(Protocol):
     where: str
@@ -38,6 +40,8 @@ def detect_format(path: str) -> str:
         return "npz"
     if re.search(r"\.(csv|txt)(\.(gz|bz2|zst|lz4))?$", name):
         return "csv"
+    if input_file_problem(path) is not None:
+        return "csv"  # never opened here (a FIFO would block): the reader's check words it
     try:
         with open(path, "rb") as f:
             magic = f.read(4)

@@ -3,7 +3,9 @@
 `read_numeric` (training) returns the feature and label columns as float32 arrays, and
 `iter_numeric` (eval and predict) streams them in batches; `read_numeric` returns None when the
 file leaves the plain dialect the C parser accepts (quotes, text, empty cells, booleans,
-ragged rows, bare-CR line ends, compressed files, values that overflow float32, ...). The
+ragged rows, an empty line between rows, bare-CR line ends, compressed files, values that
+overflow float32, ...); empty lines at the end of the file are ignored, as pyarrow's reader
+(`csv.py`) ignores them. The
 caller then reads it with pyarrow, which parses the rest and diagnoses every error, so
 both paths give the same numbers and the same messages: the fast path decides nothing,
 it only skips pyarrow's tokenizer for the files that need no more than digits and commas.
@@ -138,11 +140,13 @@ def iter_numeric(
             if m is None:
                 return False
             mm, pos = m
+            blank = False  # the rows so far end with an empty line
             while pos < len(mm):
                 stop = _csvparse.skip_lines(mm, pos, len(mm), batch_rows)
                 out = _parse_span(pool, workers, mm, pos, stop, dest, len(features), len(labels))
-                if out is None:
-                    return False
+                if out is None or (blank and len(out[0])):
+                    return False  # (an empty line between rows: pyarrow's reader refuses it)
+                blank = _ends_blank(mm, pos, stop)
                 pos = stop
                 if len(out[0]):
                     rows += len(out[0])
@@ -202,14 +206,28 @@ def _parse_span(
     done = list(pool.map(parse, range(len(ranges))))
     if any(stop >= 0 for _, stop in done):
         return None
+    # a range may end with empty lines (the parser skips those), but only if no rows follow
+    last = max((k for k, (rows, _) in enumerate(done) if rows), default=-1)
+    if any(_ends_blank(mm, a, b) for a, b in ranges[:last]):
+        return None
     n = _compact(x, y, starts, [rows for rows, _ in done])
     if n < total:
         x, y = x[:n], y[:n]
     return x, y
 
 
+def _ends_blank(mm: mmap.mmap, start: int, end: int) -> bool:
+    """Whether the last line of mm[start:end] (whole lines) is an empty line."""
+    if end <= start or mm[end - 1] != 0x0A:
+        return False  # no line end at the end: the last line has something on it
+    end -= 1
+    if end > start and mm[end - 1] == 0x0D:
+        end -= 1
+    return end == start or mm[end - 1] == 0x0A
+
+
 def _compact(x: F32, y: F32, starts: list[int], rows: list[int]) -> int:
-    """Close the gaps empty lines left between ranges; the number of rows."""
+    """Close the gaps that empty lines at the end of the file left; the number of rows."""
     dst = 0
     for r0, k in zip(starts, rows, strict=False):
         if r0 != dst and k:
