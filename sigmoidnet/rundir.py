@@ -6,6 +6,7 @@ crash never leaves a torn file. This module imports no torch: `find_run` serves 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -57,6 +58,14 @@ def check_run_name(name: str) -> str:
             "name", f"too long for a folder name: {size} bytes, at most {MAX_NAME_BYTES}"
         )
     return name
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class RunDir:
@@ -137,10 +146,20 @@ class RunDir:
         from sigmoidnet.artifact import save
 
         first = not self.has_model
+        target = self.path / MODEL
+        before = _inode(target)
         try:
-            save(artifact, self.path / MODEL)
+            save(artifact, target)
         except OSError as e:
-            raise output_error(str(self.path / MODEL), e, _WRITE) from None
+            raise output_error(str(target), e, _WRITE) from None
+        except BaseException:
+            # interrupted: the new file may already be in place (renamed, not yet fsynced)
+            if _inode(target) not in (None, before):
+                self.has_model, self.model_epoch = True, artifact.epoch
+                if first:
+                    with contextlib.suppress(OSError):
+                        self.mark_latest()
+            raise
         self.has_model, self.model_epoch = True, artifact.epoch
         if first:  # `latest` only ever names a run that has a model
             try:
