@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -67,7 +65,7 @@ from safetensors.torch import save as st_save
 from sigmoidnet import __version__
 from sigmoidnet.config import Config, config_from_dict
 from sigmoidnet.errors import CheckpointError, ConfigError, UsageError
-from sigmoidnet.fsutil import atomic_write_bytes, input_file_problem
+from sigmoidnet.fsutil import InputFileError, atomic_write_bytes, open_input
 from sigmoidnet.limits import (
     MAX_HIDDEN_LAYERS,
     MEMORY_ENV,
@@ -485,24 +483,14 @@ def _check_memory(arch: Architecture, where: str) -> None:
 def _open_regular(path: Path, where: str) -> tuple[IO[bytes], int]:
     """The file opened for reading, and its size; only a regular file is opened (a FIFO
     or a device is named, never read)."""
-    problem = input_file_problem(path, missing="no such file")
-    if problem == "is a directory":
-        problem = "is a directory, expected a .safetensors model file"
-    if problem is not None:
-        raise CheckpointError(where, problem)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise CheckpointError(where, f"cannot read: {e.strerror or e}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # replaced since it was checked
-            raise CheckpointError(where, "not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "rb", buffering=0), st.st_size
+        return open_input(
+            path,
+            missing="no such file",
+            directory="is a directory, expected a .safetensors model file",
+        )
+    except InputFileError as e:
+        raise CheckpointError(where, str(e)) from None
 
 
 def _read_exactly(f: IO[bytes], buf: memoryview, where: str) -> None:

@@ -18,7 +18,6 @@ import difflib
 import json
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -26,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sigmoidnet.errors import ConfigError
-from sigmoidnet.fsutil import input_file_problem
+from sigmoidnet.fsutil import InputFileError, open_input
 from sigmoidnet.limits import (
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
@@ -692,17 +691,14 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 def _read_config_text(path: Path, where: str) -> str:
     """The text of a config file: a regular file (never a FIFO or a device), at most
     `MAX_CONFIG_BYTES` (at most one byte more is read), UTF-8."""
-    problem = input_file_problem(path, missing="config file not found")
-    if problem == "is a directory":
-        problem = "is a directory, expected a YAML file"
-    if problem is not None:
-        raise ConfigError(where, problem)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)  # non-blocking: a FIFO swapped in since is not waited on
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ConfigError(where, "not a regular file")
+        f, _ = open_input(
+            path, missing="config file not found", directory="is a directory, expected a YAML file"
+        )
+    except InputFileError as e:
+        raise ConfigError(where, str(e)) from None
+    try:
+        with f:
             data = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise ConfigError(where, f"cannot read: {e.strerror or e}") from None

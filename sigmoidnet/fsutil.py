@@ -27,17 +27,20 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from sigmoidnet.errors import SigmoidnetError
 
 __all__ = [
     "STORAGE_ERRNOS",
+    "InputFileError",
     "OutputError",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "input_file_problem",
     "make_dirs",
+    "open_input",
     "output_error",
     "remove_dirs",
     "temp_name",
@@ -235,3 +238,35 @@ def input_file_problem(
     if not os.access(text, os.R_OK):
         return "cannot read: permission denied"
     return None
+
+
+class InputFileError(ValueError):
+    """`open_input`'s refusal: the message says what is wrong with the path, in a few words."""
+
+
+def open_input(
+    path: str | os.PathLike[str], *, missing: str = "file not found", directory: str | None = None
+) -> tuple[IO[bytes], int]:
+    """Open a file to read: only a regular file (`input_file_problem`), opened non-blocking
+    so that a FIFO swapped in after the check is never waited on, and checked again on the
+    open descriptor. Returns the unbuffered binary file and its size; raises
+    `InputFileError` (a message for the caller to place in its own error). `directory`
+    replaces the message for a directory."""
+    problem = input_file_problem(path, missing=missing)
+    if problem == "is a directory" and directory is not None:
+        problem = directory
+    if problem is not None:
+        raise InputFileError(problem)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise InputFileError(f"cannot read: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # replaced since it was checked
+            raise InputFileError("not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb", buffering=0), st.st_size

@@ -603,7 +603,7 @@ def test_the_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
         return Wrapped()
 
-    monkeypatch.setattr(artifact.os, "fdopen", counting)
+    monkeypatch.setattr(os, "fdopen", counting)
     artifact.load(p)
     assert sum(reads) == size
 

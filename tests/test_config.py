@@ -277,7 +277,7 @@ def test_only_the_cap_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             reads.append(n)
             return bytes(self.f.read(n))
 
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Counting(real_fdopen(fd, mode)))
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode, **k: Counting(real_fdopen(fd, mode, **k)))
     p = write(tmp_path, "#" * (5 << 20))
     with pytest.raises(ConfigError, match="larger than 1 MiB"):
         load_config(p)

@@ -167,6 +167,19 @@ def _close(reader: Any) -> None:
         reader.close()
 
 
+@contextlib.contextmanager
+def _opened(
+    path: str, skip: int, columns: Sequence[str] | None, types_: dict[str, Any], **kw: Any
+) -> Iterator[Any]:
+    """`_open`'s streaming reader, closed on the way out whatever happens: a reader left
+    open keeps an Arrow I/O thread alive into interpreter shutdown (the exit-134 abort)."""
+    reader = _open(path, skip, columns, types_, **kw)
+    try:
+        yield reader
+    finally:
+        _close(reader)
+
+
 class CsvReader:
     """A CSV file's header and column types (from the first block), its batches and cells."""
 
@@ -215,42 +228,34 @@ def _csv_bad_row(path: str, first_column: str | None, skip: int) -> tuple[int, i
     messages carry the row number: pyarrow's multithreaded ones do not)."""
     cols = None if first_column is None else [first_column]
     types_ = {} if first_column is None else {first_column: pa.binary()}  # no UTF-8 check
-    reader = None
     try:
-        reader = _open(path, skip, cols, types_)
-        for _ in reader:
-            pass
+        with _opened(path, skip, cols, types_) as reader:
+            for _ in reader:
+                pass
     except (pa.ArrowException, OSError) as e:
         m = _RAGGED_RE.search(str(e))
         if m and m.group(1):
             return int(m.group(1)) - 1 - skip, int(m.group(2)), int(m.group(3))
-    finally:
-        if reader is not None:
-            _close(reader)
     return None
 
 
 def _bad_utf8_cell(path: str, column: str, skip: int) -> tuple[int, str] | None:
     """(data row, what) of the first cell of `column` that is not UTF-8, by a serial re-read
     of the column as bytes."""
-    reader = None
     try:
-        reader = _open(path, skip, [column], {column: pa.binary()})
-        seen = 0
-        for batch in reader:
-            for i, value in enumerate(batch.column(0).to_pylist()):
-                if value is None:
-                    continue
-                problem = _utf8_problem(value, False)
-                if problem is not None:
-                    byte = re.sub(r" at offset \d+", "", problem)
-                    return seen + i + 1, byte
-            seen += batch.num_rows
+        with _opened(path, skip, [column], {column: pa.binary()}) as reader:
+            seen = 0
+            for batch in reader:
+                for i, value in enumerate(batch.column(0).to_pylist()):
+                    if value is None:
+                        continue
+                    problem = _utf8_problem(value, False)
+                    if problem is not None:
+                        byte = re.sub(r" at offset \d+", "", problem)
+                        return seen + i + 1, byte
+                seen += batch.num_rows
     except (pa.ArrowException, OSError):
         return None
-    finally:
-        if reader is not None:
-            _close(reader)
     return None
 
 
@@ -292,20 +297,16 @@ def csv_error(
 
 def csv_cell_text(path: str, column: str, row: int, skip: int = 0) -> str | None:
     """The original text of one cell (1-based data row), by re-reading one column as text."""
-    reader = None
     try:
-        reader = _open(path, skip, [column], {column: pa.string()})
-        seen = 0
-        for batch in reader:
-            if row - 1 < seen + batch.num_rows:
-                value = batch.column(0)[row - 1 - seen].as_py()
-                return None if value is None else str(value)
-            seen += batch.num_rows
+        with _opened(path, skip, [column], {column: pa.string()}) as reader:
+            seen = 0
+            for batch in reader:
+                if row - 1 < seen + batch.num_rows:
+                    value = batch.column(0)[row - 1 - seen].as_py()
+                    return None if value is None else str(value)
+                seen += batch.num_rows
     except (pa.ArrowException, OSError):
         return None
-    finally:
-        if reader is not None:
-            _close(reader)
     return None
 
 
@@ -314,18 +315,14 @@ def csv_peek(path: str, where: str) -> tuple[list[str], dict[str, Any], int]:
     empty lines before the header."""
     check_file(path, where)
     skip = sniff(path, where)
-    reader = None
     try:
-        reader = _open(path, skip, None, {})
-        schema = reader.schema
-        names = list(schema.names)
+        with _opened(path, skip, None, {}) as reader:
+            schema = reader.schema
+            names = list(schema.names)
     except (pa.ArrowException, OSError) as e:
         raise csv_error(path, where, e, [], skip) from None
     except UnicodeDecodeError as e:  # past the sniffed bytes: a very long header
         raise DataError(where, f"the header is not UTF-8 text ({e.reason})") from None
-    finally:
-        if reader is not None:
-            _close(reader)
     for name in names:
         if "\n" in name or "\r" in name:
             raise DataError(
@@ -401,24 +398,20 @@ def _empty_row_verdict(path: str, columns: Sequence[str], row: int) -> str | Non
     `row`, so the first `row - 1` rows are the same; fewer rows in all means that nothing
     but empty lines follows, and a row `row` that is not empty means an empty line was
     dropped there."""
-    reader = None
     try:
-        reader = _open(
+        with _opened(
             path, 0, list(columns), dict.fromkeys(columns, pa.binary()), keep_empty_lines=False
-        )
-        seen = 0
-        for batch in reader:
-            if row - 1 < seen + batch.num_rows:
-                cells = [batch.column(j)[row - 1 - seen].as_py() for j in range(len(columns))]
-                return None if all(v in (None, b"") for v in cells) else "empty line"
-            seen += batch.num_rows
+        ) as reader:
+            seen = 0
+            for batch in reader:
+                if row - 1 < seen + batch.num_rows:
+                    cells = [batch.column(j)[row - 1 - seen].as_py() for j in range(len(columns))]
+                    return None if all(v in (None, b"") for v in cells) else "empty line"
+                seen += batch.num_rows
     except pa.ArrowInvalid:
         return "empty line"  # a bad row after the empty line: so it is not at the end
     except (pa.ArrowException, OSError):
         return None
-    finally:
-        if reader is not None:
-            _close(reader)
     return "trailing"
 
 
