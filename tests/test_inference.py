@@ -206,3 +206,27 @@ def test_a_value_that_cannot_be_standardized_is_refused_with_its_row(
     rewrite_row(data, 7, "f0", "1e30")
     code, out, _ = run_cli("predict", "--checkpoint", model, "--data", str(data), "--keep", "id")
     assert code == 0 and "nan" not in out
+
+
+def test_eval_notices_a_column_added_or_renamed_since_training(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 3))
+    y = (x[:, 0] > 0).astype(int)
+    data = tmp_path / "t.csv"
+    rows = [["p", "q", "r", "y"], *([*(f"{v:.4f}" for v in x[i]), str(y[i])] for i in range(60))]
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(
+        "data: {source: csv, path: t.csv, labels: [y]}\n"
+        f"train: {{epochs: 1}}\nout_dir: {tmp_path / 'runs'}\n"
+    )
+    run = train(cfg)
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([[*r[:3], "7" if i else "s", r[3]] for i, r in enumerate(rows)])
+    code, _, err = run_cli("eval", "--run", str(run))
+    assert code == 3 and "the file changed since training (it has a new column 's')" in err
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([["p", "q", "rr", "y"], *rows[1:]])
+    code, _, err = run_cli("eval", "--run", str(run))
+    assert code == 3 and "column 'r' is gone" in err and len(err.splitlines()) == 1

@@ -400,13 +400,8 @@ def load_dataset(data: DataConfig, seed: int, check: SizeCheck | None = None) ->
     """
     part, val = _read(data, seed, check or _no_check)
     x_train, y_train, x_val, y_val = part.x_train, part.y_train, part.x_val, part.y_val
-    if data.source == "random":
-        where = "random data"
-        heldout = _heldout_of(part, where, data.holdout, seed)
-    else:
-        assert data.path is not None
-        where = data.path
-        heldout = _heldout_of(part, where, data.holdout, seed)
+    where = "random data" if data.path is None else data.path
+    heldout = _heldout_of(part, where, data.holdout, seed)
     if val is not None:
         assert data.val_path is not None
         x_val, y_val = val.x_train, val.y_train
@@ -502,6 +497,22 @@ def read_heldout(
         x, y = part.x_val, part.y_val
         rows = _file_rows(part.mask, held=True)
         desc = f"{len(x)} held-out rows of {data.path or 'random data'}"
+    read_features = (val or part).features
+    if pre is not None and read_features != pre.feature_names:
+        missing = [c for c in pre.feature_names if c not in read_features]
+        extra = [c for c in read_features if c not in pre.feature_names]
+        what = (
+            f"column {missing[0]!r} is gone"
+            if missing
+            else f"it has a new column {extra[0]!r}"
+            if extra
+            else "its feature columns are in another order"
+        )
+        raise DataError(
+            where,
+            f"the file changed since training ({what}); "
+            "pass --data FILE to evaluate on it as it is now",
+        )
     if heldout is not None and now is not None and now.fingerprint != heldout.fingerprint:
         what = (
             f"has {now.rows} rows, {heldout.rows} when the model was trained"

@@ -11,7 +11,6 @@ names the key to change, the estimate and the memory available."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +20,10 @@ from torch import nn
 from sigmoidnet import limits
 from sigmoidnet.config import Config
 from sigmoidnet.data import Dataset, load_dataset
+from sigmoidnet.data.dataset import SizeCheck
 from sigmoidnet.data.messages import plural
 from sigmoidnet.errors import ConfigError, DataError, UsageError
 from sigmoidnet.model import MLP
-
-SizeCheck = Callable[[int, int, str], None]
 
 
 def seed_everything(seed: int) -> None:

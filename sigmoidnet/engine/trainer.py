@@ -5,7 +5,8 @@ gathered into a reused buffer and mini-batches are views of it; the loss is summ
 device and read once per epoch (no host synchronisation inside an epoch). The Trainer never
 prints: epoch rows and progress go to callbacks, files to a `RunSink`.
 
-Its state — the data-order generator, epochs and steps done, the best epoch so far and its
+Its state — the data-order generator and every global RNG (torch CPU and CUDA, numpy,
+python), epochs and steps done, the best epoch so far and its
 metric, the history, the grad scaler, and the model's and optimizer's own state — is what
 `state_dict()` returns and `load_state_dict()` restores, so a run continued from it takes the
 same steps as one that never stopped.
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from sigmoidnet.artifact import Artifact
@@ -128,6 +131,9 @@ class Trainer:
             "history": copy.deepcopy(self.history),
             "data_order": self.gen.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
             "scaler": None if scaler is None else scaler.state_dict(),
             "model": copy.deepcopy(self.setup.model.state_dict()),
             "optimizer": copy.deepcopy(self.setup.optimizer.state_dict()),
@@ -141,6 +147,12 @@ class Trainer:
             self.precision.scaler.load_state_dict(state["scaler"])
         self.gen.set_state(state["data_order"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if state.get("numpy_rng") is not None:
+            np.random.set_state(state["numpy_rng"])
+        if state.get("python_rng") is not None:
+            random.setstate(state["python_rng"])
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self.best_epoch = state["best_epoch"]

@@ -83,6 +83,8 @@ class Preprocessor:
         transformed and must be thrown away."""
         if not self.fitted:
             raise RuntimeError("Preprocessor.transform_ before fit")
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected (n, {self.n_features}) features, got shape {x.shape}")
         if self.mean_ is not None and self.std_ is not None:
             try:
                 standardize_(x, self.mean_, self.std_)

@@ -74,9 +74,14 @@ def test_partial_last_batch_is_weighted(learnable_config: Path) -> None:
     cfg = load_config(learnable_config, ["train.batch_size=300", "train.epochs=1"])
     s = prepare(cfg)
     model_copy = make_artifact(s, 0, {}).model
-    loss = Trainer(s).train_epoch()
+    trainer = Trainer(s)
+    loss = trainer.train_epoch()
     assert torch.isfinite(loss)
     assert model_copy is not s.model
+    # the epoch loss is the mean over rows, not over batches: (300·1 + 20·4) / 320
+    batch_losses = iter([torch.tensor(1.0), torch.tensor(4.0)])
+    trainer.step = lambda xb, yb: next(batch_losses)
+    assert float(trainer.train_epoch()) == pytest.approx((300 * 1.0 + 20 * 4.0) / 320)
 
 
 def test_pos_weight_auto(learnable_config: Path) -> None:
