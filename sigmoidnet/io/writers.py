@@ -219,14 +219,19 @@ class PredictionWriter:
         """Create the missing folders and the temporary file (at the first write)."""
         assert self._dest is not None
         stack = contextlib.ExitStack()
+        created: list[Path] = []
         try:
-            self._created = make_dirs(self._dest.parent)
+            created = make_dirs(self._dest.parent)
             self._target = stack.enter_context(atomic_path(self._dest))
-        except OSError as e:
-            remove_dirs(self._created)
-            self._created = []
-            raise output_error(self._where, e, _DOING) from None
-        self._stack = stack
+        except BaseException as e:  # an OSError, or an interrupt between the two steps
+            self._target = None
+            with contextlib.suppress(BaseException):  # as a failure: removes the temporary file
+                stack.__exit__(type(e), e, e.__traceback__)
+            remove_dirs(created)
+            if isinstance(e, OSError):
+                raise output_error(self._where, e, _DOING) from None
+            raise
+        self._created, self._stack = created, stack
 
     def _stdout(self) -> IO[bytes]:
         if self._stream is not None:

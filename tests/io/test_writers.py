@@ -3,6 +3,7 @@ write, nothing left after a failure; full disks and unusable paths as one-line e
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -10,6 +11,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -266,3 +268,23 @@ def test_a_name_too_long_and_a_folder_without_write_permission_are_exit_2(
     assert info.value.exit_code == 2
     assert info.value.message.endswith(f"cannot create files in {tmp_path} (permission denied)")
     assert listing(tmp_path) == []
+
+
+def test_an_interrupt_while_the_output_is_opened_leaves_nothing(
+    tmp_path: Path, preds: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sigmoidnet.io.writers as writers_mod
+
+    real = writers_mod.atomic_path
+
+    @contextlib.contextmanager
+    def interrupted(path: Any, **kw: Any) -> Any:
+        with real(path, **kw) as tmp:  # the temporary file exists, then Ctrl-C
+            raise KeyboardInterrupt
+            yield tmp
+
+    monkeypatch.setattr(writers_mod, "atomic_path", interrupted)
+    out = tmp_path / "new" / "sub" / "p.csv"
+    with pytest.raises(KeyboardInterrupt), PredictionWriter(str(out)) as w:
+        w.write(preds)
+    assert files_in(tmp_path) == []
