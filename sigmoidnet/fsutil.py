@@ -114,9 +114,11 @@ def make_dirs(folder: str | os.PathLike[str]) -> list[Path]:
     created: list[Path] = []
     try:
         for d in reversed(missing):
+            created.append(d)  # before mkdir: an interrupt just after it still knows `d`
             d.mkdir()
-            created.append(d)
     except BaseException:
+        if created and not os.path.isdir(created[-1]):
+            created.pop()  # its mkdir failed: not ours to remove
         remove_dirs(created)
         raise
     return created
@@ -166,16 +168,19 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
     """
     final = Path(path)
     tmp = temp_name(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
+    opening = True  # an interrupt can land at any point: the temporary is made inside `try`
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        opening = False
+        os.close(fd)
         yield tmp
         if fsync:
             _fsync_file(tmp)
         os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    except BaseException as e:
+        if not (opening and isinstance(e, FileExistsError)):  # never someone else's file
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise
     if fsync:
         _fsync_dir(final.parent)

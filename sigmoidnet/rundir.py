@@ -95,6 +95,7 @@ class RunDir:
         try:
             if out.exists() and not out.is_dir():
                 raise UsageError(where, "output folder is a file")
+            _check_latest(out / LATEST)
             created = make_dirs(out)
         except OSError as e:
             raise output_error(where, e, "cannot create the output folder") from None
@@ -196,6 +197,27 @@ class RunDir:
             if link.is_symlink() or link.is_dir():
                 raise
             atomic_write_bytes(link, (self.path.name + "\n").encode())
+
+
+def _check_latest(link: Path) -> None:
+    """`<out_dir>/latest` may be replaced only if it is sigmoidnet's own pointer: a symlink,
+    or the one-line file naming a sibling run (where symlinks are not allowed). Anything
+    else is the user's, and is never overwritten: exit 2 before anything is written."""
+    if link.is_symlink() or not os.path.lexists(link):
+        return
+    ours = False
+    if link.is_file() and link.stat().st_size <= 4096:
+        try:
+            text = link.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        ours = bool(text) and "/" not in text and "\n" not in text and (link.parent / text).is_dir()
+    if not ours:
+        raise UsageError(
+            str(link),
+            "exists and is not sigmoidnet's pointer to the newest run; "
+            "move it away or choose another out_dir (nothing was written)",
+        )
 
 
 def find_run(run: str | Path | None, out_dir: str | Path = "runs") -> Path:

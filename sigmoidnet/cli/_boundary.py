@@ -137,6 +137,21 @@ def handled() -> Iterator[None]:
     except KeyboardInterrupt:
         render.error(f"{_command_name()}: interrupted")
         raise typer.Exit(130) from None
+    except MemoryError:
+        render.error(f"{_command_name()}: {_OUT_OF_MEMORY}")
+        raise typer.Exit(2) from None
+    except RuntimeError as e:
+        if "can't allocate memory" not in str(e) and "out of memory" not in str(e).lower():
+            raise
+        render.error(f"{_command_name()}: {_OUT_OF_MEMORY}")
+        raise typer.Exit(2) from None
+
+
+#: when an allocation fails although the estimate (`sigmoidnet.limits`) let the run start
+_OUT_OF_MEMORY = (
+    "out of memory (the estimate said it would fit; free memory, raise the limit, or make "
+    "the data, model or batch smaller; SIGMOIDNET_MEMORY_LIMIT sets what may be used)"
+)
 
 
 def from_command(e: BaseException) -> bool:

@@ -149,6 +149,10 @@ def output_destination(out: Path) -> Path:
     if "\x00" in os.fspath(out):
         raise UsageError(where, "the path contains a NUL byte")
     try:
+        os.fspath(out).encode("utf-8")
+    except UnicodeEncodeError:  # the writers (pyarrow) take UTF-8 paths only
+        raise UsageError(where, "the path is not valid UTF-8 (use a UTF-8 name)") from None
+    try:
         mode: int | None = os.stat(out).st_mode  # follows symlinks
     except (FileNotFoundError, NotADirectoryError):
         mode = None

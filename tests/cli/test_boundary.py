@@ -269,3 +269,29 @@ def test_an_exit_1_with_stdout_at_devnull_stays_1() -> None:
         stderr=subprocess.PIPE,
     )
     assert (proc.returncode, proc.stderr) == (1, "")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: "
+            "can't allocate memory: you tried to allocate 240000000 bytes"
+        ),
+    ],
+    ids=["MemoryError", "torch-allocator"],
+)
+def test_an_allocation_that_fails_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    fake_core(monkeypatch, "sigmoidnet.inference", "evaluate_model", error)
+    code, _, stderr = invoke("eval")
+    assert code == 2
+    assert stderr.startswith("error: eval: out of memory") and stderr.count("\n") == 1
+
+
+def test_other_runtime_errors_stay_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_core(monkeypatch, "sigmoidnet.inference", "evaluate_model", RuntimeError("a bug"))
+    with pytest.raises(RuntimeError, match="a bug"):
+        invoke("eval")

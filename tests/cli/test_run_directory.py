@@ -207,3 +207,15 @@ def test_train_into_an_out_dir_without_permission_is_exit_2(learnable_csv: Path)
         assert listing(locked) == []
     finally:
         shutil.rmtree(base)
+
+
+def test_a_file_of_the_users_named_latest_is_never_replaced(
+    learnable_config: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "latest").write_text("precious\n")
+    code, _, err = invoke("train", "--config", str(learnable_config), "--quiet")
+    assert code == 2 and "exists and is not sigmoidnet's pointer" in err
+    assert (runs / "latest").read_text() == "precious\n"
+    assert sorted(p.name for p in runs.iterdir()) == ["latest"]

@@ -33,18 +33,29 @@ def read_arrays(
 ) -> tuple[F32, F32, list[str], list[str]]:
     """The selected, checked (N, F) features and (N, L) labels of a whole file, and names."""
     where = path
-    where = path
     with open_npz(path, where) as z:
+        # the sizes from the arrays' headers first: the size and memory checks run before
+        # any array is read (a header may declare a shape nobody can allocate)
+        x_shape, y_shape = _declared_shape(path, "X", where), _declared_shape(path, "y", where)
+        if len(x_shape) != 2:
+            raise DataError(where, f"array 'X' must be 2-D (rows, features), got shape {x_shape}")
+        if len(y_shape) not in (1, 2):
+            raise DataError(
+                where, f"array 'y' must be 1-D or 2-D (rows, labels), got shape {y_shape}"
+            )
+        n_x, n_y = x_shape[1], (1 if len(y_shape) == 1 else y_shape[1])
+        # sizes first, before a name is made for every column (a header may declare 1e12)
+        check(n_x if features is None else len(features), n_y if labels is None else len(labels))
+        fnames = npz_names(z, "feature_names", n_x, where)
+        lnames = npz_names(z, "label_names", n_y, where)
+        feats, fidx = npz_select(fnames, n_x, features, "feature", "x", where)
+        labs, lidx = npz_select(lnames, n_y, labels, "label", "y", where)
+        overlap = set(feats) & set(labs)
+        if overlap and (fnames is not None or features is not None):
+            name = sorted(overlap)[0]
+            raise DataError(where, f"column {name!r} is listed both as a feature and a label")
+        check(len(feats), len(labs))
         x_all, y_all = npz_xy(z, where)
-        fnames = npz_names(z, "feature_names", x_all.shape[1], where)
-        lnames = npz_names(z, "label_names", y_all.shape[1], where)
-    feats, fidx = npz_select(fnames, x_all.shape[1], features, "feature", "x", where)
-    labs, lidx = npz_select(lnames, y_all.shape[1], labels, "label", "y", where)
-    overlap = set(feats) & set(labs)
-    if overlap and (fnames is not None or features is not None):
-        name = sorted(overlap)[0]
-        raise DataError(where, f"column {name!r} is listed both as a feature and a label")
-    check(len(feats), len(labs))
     n = len(x_all)
     if n == 0:
         raise DataError(where, "no data rows (array 'X' is empty)")
@@ -61,6 +72,32 @@ def read_arrays(
     check_finite_np(x, feats, 1, where, x_all)
     del x_all
     return x, y, feats, labs
+
+
+def _declared_shape(path: str, name: str, where: str) -> tuple[int, ...]:
+    """The shape the `.npy` header of array `name` declares, read without its data."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if f"{name}.npy" not in zf.namelist():
+                raise DataError(where, f"array {name!r} not found")
+            with zf.open(f"{name}.npy") as fp:
+                version = np.lib.format.read_magic(fp)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise DataError(where, f"array {name!r} cannot be read ({one_line(e)})") from None
+    if dtype.hasobject:
+        raise DataError(
+            where, f"array {name!r} cannot be read (it holds Python objects: unpickling refused)"
+        )
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise DataError(where, f"array {name!r} declares a negative shape {shape}")
+    return shape
 
 
 def open_npz(path: str, where: str) -> Any:
