@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from sigmoidnet.data import Batch, detect_format, iter_batches
-from tests.data.util import data_error, write
+from tests.data.util import data_error, load, make_cfg, write
 
 # ---------------------------------------------------------------------------------------------
 # iter_batches: streaming for eval/predict
@@ -136,3 +136,30 @@ def test_detect_format(tmp_path: Path, parquet_file: str) -> None:
     odd = tmp_path / "data.bin"
     odd.write_bytes(Path(parquet_file).read_bytes())
     assert detect_format(str(odd)) == "parquet"
+
+
+def test_npz_with_a_negative_declared_shape_is_refused_everywhere(tmp_path: Path) -> None:
+    import io as _io
+    import zipfile
+
+    buf = _io.BytesIO()
+    np.save(buf, np.zeros((40, 3), np.float32))
+    raw = buf.getvalue().replace(b"(40, 3)", b"(-40, 3)")
+    path = tmp_path / "neg.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("X.npy", raw)
+        z.writestr("y.npy", _npy(np.zeros(40)))
+    for get in (
+        lambda: list(iter_batches(str(path), ["x0", "x1", "x2"], require_labels=False)),
+        lambda: load(make_cfg({"source": "npz", "path": str(path)})),
+    ):
+        err = data_error(get)
+        assert "declares a negative shape (-40, 3)" in err.message
+
+
+def _npy(a: np.ndarray) -> bytes:
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()

@@ -208,6 +208,9 @@ class NpyReader:
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise DataError(where, f"array {name!r} cannot be read ({one_line(e)})") from None
         self.shape: tuple[int, ...] = tuple(int(s) for s in shape)
+        if any(s < 0 for s in self.shape):
+            self.close()
+            raise DataError(where, f"array {name!r} declares a negative shape {self.shape}")
         self.dtype: np.dtype[Any] = dtype
         self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
         self._pos = 0
