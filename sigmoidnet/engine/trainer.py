@@ -98,16 +98,7 @@ class Trainer:
         cfg = s.cfg
         self.gen = torch.Generator().manual_seed(cfg.seed)  # the data order, epoch after epoch
         self.precision = Precision(cfg.train.precision, s.device)
-        self.step: StepFn = choose_step(
-            s.model,
-            s.loss_fn,
-            s.optimizer,
-            self.precision,
-            activation=cfg.model.activation,
-            dropout=cfg.model.dropout,
-            precision_name=cfg.train.precision,
-            allow_manual=s.allow_manual,
-        )
+        self.step: StepFn = self._choose_step()
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
         self.best_epoch: int | None = None
@@ -116,6 +107,20 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._buf_x: torch.Tensor | None = None
         self._buf_y: torch.Tensor | None = None
+
+    def _choose_step(self) -> StepFn:
+        s = self.setup
+        m, t = s.cfg.model, s.cfg.train
+        return choose_step(
+            s.model,
+            s.loss_fn,
+            s.optimizer,
+            self.precision,
+            activation=m.activation,
+            dropout=m.dropout,
+            precision_name=t.precision,
+            allow_manual=s.allow_manual,
+        )
 
     # -- state -----------------------------------------------------------------------------
 
@@ -160,16 +165,7 @@ class Trainer:
         self.best = copy.deepcopy(state["best"])
         self.history = copy.deepcopy(state["history"])
         # the step holds views of the optimizer's state tensors, replaced by the load above
-        self.step = choose_step(
-            s.model,
-            s.loss_fn,
-            s.optimizer,
-            self.precision,
-            activation=s.cfg.model.activation,
-            dropout=s.cfg.model.dropout,
-            precision_name=s.cfg.train.precision,
-            allow_manual=s.allow_manual,
-        )
+        self.step = self._choose_step()
 
     # -- one epoch ---------------------------------------------------------------------------
 
