@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import click
 import pytest
 
 from sigmoidnet import __version__
-from tests.cli.util import HEAVY, invoke
+from tests.cli.util import HEAVY, as_nobody, invoke
 
 
 def test_version_and_help() -> None:
@@ -121,9 +120,7 @@ def test_no_option_has_click_check_a_path() -> None:
         assert checks == (False, False, False, False, True, True), f"{cmd} --{p.name}"
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
-)
+@as_nobody
 def test_unreadable_files_get_the_exit_of_what_they_are(learnable_csv: Path) -> None:
     """As the user nobody, for whom mode 000 means unreadable: --data is exit 3, --checkpoint
     and --run 4, --config 2 (not click's exit 2 for all)."""

@@ -5,7 +5,6 @@ it fails or is interrupted; a failed run without a model is removed, one with a 
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from sigmoidnet import fsutil
 from sigmoidnet.config import Config, config_from_dict
 from sigmoidnet.errors import SigmoidnetError, UsageError
 from sigmoidnet.rundir import MAX_NAME_BYTES, RunDir, check_run_name
-from tests.cli.util import env, invoke
+from tests.cli.util import as_nobody, env, invoke
 
 
 def listing(folder: Path) -> list[str]:
@@ -168,11 +167,6 @@ def test_train_into_an_out_dir_too_long_is_exit_2_and_leaves_nothing(
     )
     assert code == 2 and err.endswith(": cannot create the output folder: File name too long\n")
     assert len(err.splitlines()) == 1 and not (tmp_path / "new").exists()
-
-
-as_nobody = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
-)
 
 
 def nobody(*args: str, cwd: Path) -> tuple[int, str]:
