@@ -46,6 +46,10 @@ class Plan:
     idiomatic_reps: int
     load_reps: int
     load_reps_max: int
+    mixed_rows: int  # the mixed section's own table (numbers, text, yes/no)
+    mixed_reps: int  # fresh children timing sigmoidnet's load + encode
+    mixed_reps_max: int
+    mixed_baseline_reps: int  # ... and pandas + ColumnTransformer (30+ s each at 1M rows)
     command_reps: int
     command_reps_max: int
     command_epochs: int
@@ -65,6 +69,10 @@ FULL = Plan(
     idiomatic_reps=2,
     load_reps=3,
     load_reps_max=5,
+    mixed_rows=1_000_000,
+    mixed_reps=2,
+    mixed_reps_max=4,
+    mixed_baseline_reps=1,
     command_reps=3,
     command_reps_max=5,
     command_epochs=3,
@@ -83,6 +91,10 @@ QUICK = Plan(
     idiomatic_reps=1,
     load_reps=1,
     load_reps_max=1,
+    mixed_rows=100_000,
+    mixed_reps=2,
+    mixed_reps_max=2,
+    mixed_baseline_reps=1,
     command_reps=1,
     command_reps_max=1,
     command_epochs=3,

@@ -1,8 +1,9 @@
 """`make bench`: how fast sigmoidnet is, against honest baselines, in one run.
 
-    python -m benchmarks.run            # full run (4–6 minutes on 2 CPU cores)
-    python -m benchmarks.run --quick    # one-minute smoke run (smaller N, fewer repeats)
+    python -m benchmarks.run            # full run (6–8 minutes on 2 CPU cores)
+    python -m benchmarks.run --quick    # short smoke run (smaller N, fewer repeats)
     python -m benchmarks.run --strict   # exit 1 when a target fails or a section errors
+    python -m benchmarks.run --quick --only mixed   # one section (repeatable)
 
 Prints a table of measurements and the targets (PASS/FAIL with the measured ratio) and writes
 everything, raw samples included, to `bench-results/bench.json`. Generated data files live in
@@ -24,6 +25,9 @@ described in its module's docstring, benchmarks/sections/<name>.py:
 - cuda (only when `torch.cuda.is_available()`): the engine in fp32 and bf16 and the
   hand-written loop on the GPU;
 - load: sigmoidnet's `load_dataset` against pandas and pyarrow readers (csv and parquet);
+- mixed: `load_dataset` on a real-world-shaped CSV of its own (numbers with empty cells, text
+  columns, yes/no labels) against `pandas.read_csv` + scikit-learn's `ColumnTransformer`
+  (median imputation with indicators, top-50 one-hot): time and peak RSS;
 - command: the whole `sigmoidnet train` process against `benchmarks/standalone_train.py`:
   wall time and peak RSS;
 - predict: the whole `sigmoidnet predict` process, Parquet to Parquet: rows/s;
@@ -56,6 +60,7 @@ from benchmarks.sections import (
     command,
     cuda,
     load,
+    mixed,
     predict,
     scaling,
     sgemm,
@@ -63,7 +68,17 @@ from benchmarks.sections import (
     throughput,
 )
 
-SECTIONS = ("startup", "sgemm", "throughput", "cuda", "load", "command", "predict", "scaling")
+SECTIONS = (
+    "startup",
+    "sgemm",
+    "throughput",
+    "cuda",
+    "load",
+    "mixed",
+    "command",
+    "predict",
+    "scaling",
+)
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -77,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="one-minute smoke run")
     ap.add_argument("--strict", action="store_true", help="exit 1 on a failed target or error")
     ap.add_argument("--rows", type=int, default=None, help="rows of the main table")
+    ap.add_argument("--mixed-rows", type=int, default=None, help="rows of the mixed table")
     ap.add_argument(
         "--only", action="append", choices=SECTIONS, help="run only this section (repeatable)"
     )
@@ -87,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     if args.rows:
         plan = Plan(**{**plan.__dict__, "rows": args.rows})
+    if args.mixed_rows:
+        plan = Plan(**{**plan.__dict__, "mixed_rows": args.mixed_rows})
     wanted = set(args.only or SECTIONS)
     if "predict" in wanted:
         wanted.add("command")  # predict uses the train run's model
@@ -136,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         guarded("throughput", lambda: throughput.run(plan, files, res))
         guarded("cuda", lambda: cuda.run(plan, files, res))
         guarded("load", lambda: load.run(plan, files, res))
+        guarded("mixed", lambda: mixed.run(plan, root, res))
         model = guarded("command", lambda: command.run(plan, files, res))
         if model is not None:
             guarded("predict", lambda: predict.run(plan, files, model, res))

@@ -1,15 +1,18 @@
 /*
  * sigmoidnet._csvparse: a fast path for all-numeric CSV bodies.
  *
- * Parses comma-separated decimal numbers straight into float32 arrays, correctly rounded,
- * with the GIL released so that several threads can each take a byte range of one file.
+ * Parses delimited decimal numbers straight into float32 arrays, correctly rounded, with
+ * the GIL released so that several threads can each take a byte range of one file.
  * It accepts only a plain dialect: unquoted fields of the form
  *     [+-]? digits [. digits] [(e|E) [+-]? digits]     (at least one mantissa digit)
- * separated by ',' with rows ending in "\n" or "\r\n", and finite float32 results. Empty
+ * separated by one delimiter byte (',' ';' '\t' or '|', the caller's choice) with rows
+ * ending in "\n" or "\r\n", and finite float32 results. Empty
  * lines are skipped at the end of the range only: an empty line followed by a row defers
  * (the caller refuses empty lines between rows; those that end a file are ignored).
- * Anything else -- quotes, spaces, text, empty cells, a wrong number of fields, a value
- * that overflows float32 -- stops the parse with status DEFER, and the
+ * Anything else -- quotes, spaces or tabs around a number (pyarrow trims them; this parser
+ * never skips whitespace, so a tab is only ever a delimiter), text, empty cells, missing-
+ * value tokens (NA, nan, ...: no digit, so never a number here), a wrong number of fields,
+ * a value that overflows float32 -- stops the parse with status DEFER, and the
  * caller reads the file with pyarrow instead, which accepts or diagnoses it. The fast path
  * therefore never decides what is an error; it only makes the common case fast.
  *
@@ -279,6 +282,7 @@ typedef struct {
     Py_ssize_t yw;
     Py_ssize_t max_rows;
     int slow_ok, drop;
+    char delim; /* the field delimiter */
     /* results */
     Py_ssize_t rows;
     Py_ssize_t defer_at; /* byte offset where the parse stopped, or -1 */
@@ -291,6 +295,7 @@ static void run_parse(Job *j) {
     const Py_ssize_t ncols = j->ncols, xw = j->xw, yw = j->yw, max_rows = j->max_rows;
     const int32_t *const dest = j->dest;
     const int slow_ok = j->slow_ok, drop = j->drop;
+    const char delim = j->delim;
     Py_ssize_t row = 0;
     int blank = 0; /* an empty line since the last row */
     float *xr = j->x, *yr = j->y;
@@ -316,7 +321,7 @@ static void run_parse(Job *j) {
         for (Py_ssize_t c = 0; c < ncols; c++) {
             int32_t k = dest[c];
             if (k == -1) { /* a column nobody asked for: skip it, but no quoting there */
-                while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
+                while (p < end && *p != delim && *p != '\n' && *p != '\r') {
                     if (*p == '"') goto defer;
                     p++;
                 }
@@ -329,7 +334,7 @@ static void run_parse(Job *j) {
                     yr[-2 - k] = v;
             }
             if (c + 1 < ncols) {
-                if (p >= end || *p != ',') goto defer; /* too few fields, or junk */
+                if (p >= end || *p != delim) goto defer; /* too few fields, or junk */
                 p++;
             }
         }
@@ -364,9 +369,11 @@ static int need_contiguous(Py_buffer *b, const char *what, Py_ssize_t need) {
 }
 
 PyDoc_STRVAR(parse_doc,
-             "parse(src, start, end, ncols, dest, x, xw, y, yw, max_rows, drop) -> (rows, defer_at)\n"
+             "parse(src, start, end, ncols, dest, x, xw, y, yw, max_rows, drop, delim=',')\n"
+             "    -> (rows, defer_at)\n"
              "\n"
-             "Parse the CSV rows in src[start:end] (complete lines, no header). Field c of a\n"
+             "Parse the CSV rows in src[start:end] (complete lines, no header), fields\n"
+             "separated by delim (one of ',', ';', '\\t', '|'). Field c of a\n"
              "row goes to x[row, dest[c]] when dest[c] >= 0, to y[row, -2 - dest[c]] when\n"
              "dest[c] <= -2, and is skipped when dest[c] == -1. x and y are writable float32\n"
              "buffers of row width xw and yw with room for max_rows rows. Returns the rows\n"
@@ -379,11 +386,17 @@ PyDoc_STRVAR(parse_doc,
 static PyObject *py_parse(PyObject *self, PyObject *args) {
     Py_buffer src = {0}, dest = {0}, x = {0}, y = {0};
     Job j;
+    int delim = ',';
     memset(&j, 0, sizeof j);
-    if (!PyArg_ParseTuple(args, "y*nnny*w*nw*nnp", &src, &j.start, &j.end, &j.ncols, &dest,
-                          &x, &j.xw, &y, &j.yw, &j.max_rows, &j.drop))
+    if (!PyArg_ParseTuple(args, "y*nnny*w*nw*nnp|C", &src, &j.start, &j.end, &j.ncols, &dest,
+                          &x, &j.xw, &y, &j.yw, &j.max_rows, &j.drop, &delim))
         return NULL;
     PyObject *result = NULL;
+    if (delim != ',' && delim != ';' && delim != '\t' && delim != '|') {
+        PyErr_SetString(PyExc_ValueError, "delim must be one of ',', ';', '\\t', '|'");
+        goto done;
+    }
+    j.delim = (char)delim;
     if (j.start < 0 || j.end > src.len || j.start > j.end || j.ncols <= 0 || j.xw < 0 ||
         j.yw < 0 || j.max_rows < 0) {
         PyErr_SetString(PyExc_ValueError, "bad range or sizes");

@@ -77,7 +77,7 @@ from sigmoidnet.model import MLP, eval_chunk_rows
 from sigmoidnet.preprocess import Preprocessor, PreprocessorStateError
 
 FORMAT = "sigmoidnet"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: safetensors' own cap on the JSON header (its Rust reader refuses more)
 MAX_HEADER_BYTES = 100_000_000
@@ -191,6 +191,35 @@ class PreprocessorMeta(_Strict):
     feature_names: Names
 
 
+class TablePreprocessorMeta(PreprocessorMeta):
+    """Format 3: a real table's preprocessor also describes its raw columns, label
+    mappings, the columns left out, and its imputation (`Preprocessor.state()`; the
+    preprocessor checks that they agree with each other and with the feature names)."""
+
+    columns: Annotated[list[dict[StrictStr, Any]], Field(min_length=1)] | None = None
+    labels: list[dict[StrictStr, Any]] | None = None
+    ignored: list[StrictStr] | None = None
+    impute: Literal["median", "mean", "error"] | None = None
+    max_categories: Annotated[StrictInt, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _all_or_none(self) -> TablePreprocessorMeta:
+        given = [
+            v is not None
+            for v in (self.columns, self.labels, self.ignored, self.impute, self.max_categories)
+        ]
+        if any(given) and not all(given):
+            raise ValueError(
+                "a table's preprocessor needs columns, labels, ignored, impute "
+                "and max_categories together"
+            )
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """The description as `Preprocessor.state()` gave it."""
+        return self.model_dump(exclude_none=True)
+
+
 class Decision(_Strict):
     thresholds: Annotated[list[Fraction01], Field(min_length=1)]
     calibration: None
@@ -283,7 +312,23 @@ class MetadataV2(_Metadata):
         return self
 
 
-_SCHEMAS: dict[int, type[_Metadata]] = {1: MetadataV1, 2: MetadataV2}
+class MetadataV3(MetadataV2):
+    """Format 3: format 2, with a real table's preprocessor (raw columns, categories, fill
+    values, missing indicators, label mappings)."""
+
+    format_version: Annotated[StrictInt, Field(ge=3, le=3)]
+    preprocessor: TablePreprocessorMeta
+
+    @model_validator(mode="after")
+    def _preprocessor_state(self) -> MetadataV3:
+        try:
+            Preprocessor.expected_arrays(self.preprocessor.state())
+        except PreprocessorStateError as e:
+            raise ValueError(f"preprocessor: {e}") from None
+        return self
+
+
+_SCHEMAS: dict[int, type[_Metadata]] = {1: MetadataV1, 2: MetadataV2, 3: MetadataV3}
 
 
 class TensorEntry(_Strict):
@@ -614,7 +659,10 @@ def _expected_tensors(
         )
     expected = {f"model.{k}": tuple(v.shape) for k, v in model.state_dict().items()}
     n = arch.input_size
-    if isinstance(parsed, MetadataV2):
+    if isinstance(parsed, MetadataV3):
+        shapes = Preprocessor.expected_arrays(parsed.preprocessor.state())
+        expected |= {f"preprocess.{k}": v for k, v in shapes.items()}
+    elif isinstance(parsed, MetadataV2):
         if parsed.preprocessor.normalize == "standard":
             expected |= {"preprocess.mean": (n,), "preprocess.std": (n,)}
     else:  # format 1: standard normalization when its tensors are there
@@ -641,7 +689,13 @@ def _check_tensors(
     missing = sorted(set(expected) - set(raw_entries))
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        owner = model_of if missing[0].startswith("model.") else "standard normalization"
+        owner = (
+            model_of
+            if missing[0].startswith("model.")
+            else "standard normalization"
+            if missing[0] in ("preprocess.mean", "preprocess.std", "norm.mean", "norm.std")
+            else "the preprocessing"
+        )
         raise CheckpointError(where, f"missing tensor {_show(missing[0])}{more} of {owner}")
     extra = sorted(set(raw_entries) - set(expected))
     if extra:
@@ -766,9 +820,12 @@ def _load_preprocessor(
     """Format 2: the preprocessor's own state; format 1: `norm.mean`/`norm.std` (standard
     normalization when present, none otherwise)."""
     features = list(parsed.feature_names)
-    if isinstance(parsed, MetadataV2):
+    if isinstance(parsed, MetadataV3):
         prefix = "preprocess."
-        meta: dict[str, Any] = parsed.preprocessor.model_dump()
+        meta: dict[str, Any] = parsed.preprocessor.state()
+    elif isinstance(parsed, MetadataV2):
+        prefix = "preprocess."
+        meta = parsed.preprocessor.model_dump()
     else:
         prefix = "norm."
         has = "norm.mean" in tensors

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sigmoidnet.errors import ConfigError
 from sigmoidnet.fsutil import InputFileError, open_input
 from sigmoidnet.limits import (
+    MAX_CATEGORIES,
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
     MAX_CONFIG_VALUES,
@@ -97,6 +98,20 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+#: the data keys for real tables (column types, label values, categories, missing values)
+_TABLE_KEYS = (
+    "categorical",
+    "numeric",
+    "exclude",
+    "positive",
+    "max_categories",
+    "impute",
+    "delimiter",
+)
+#: a label value named in `data.positive`: text, a number or a boolean, as the file holds it
+StrictLabelValue = Annotated[str | int | float | bool, Field(union_mode="left_to_right")]
+
+
 class DataConfig(_Strict):
     """Where the rows come from. `random` is the tutorial's data."""
 
@@ -116,15 +131,31 @@ class DataConfig(_Strict):
     )
     val_path: str | None = None
     normalize: Literal["standard", "none"] = "standard"
+    # real tables (csv and parquet): column types, labels, categories, missing values
+    categorical: list[str] | None = Field(
+        default=None, description="Feature columns read as categories (one-hot encoded)."
+    )
+    numeric: list[str] | None = Field(
+        default=None, description="Feature columns read as numbers (text in them is an error)."
+    )
+    exclude: list[str] | None = Field(default=None, description="Columns left out of the features.")
+    positive: dict[str, StrictLabelValue] | None = Field(
+        default=None,
+        description="The positive value of a label column whose two values are not an obvious"
+        " pair (yes/no, true/false, 1/0, ...): {COLUMN: VALUE}.",
+    )
+    max_categories: Annotated[int, Field(ge=1, le=MAX_CATEGORIES)] = 50
+    impute: Literal["median", "mean", "error"] = "median"
+    delimiter: Literal["auto", ",", ";", "\t", "tab", "|"] = "auto"
 
     _paths = field_validator("path", "val_path")(_check_path)
 
-    @field_validator("labels", "features", mode="before")
+    @field_validator("labels", "features", "categorical", "numeric", "exclude", mode="before")
     @classmethod
     def _one_name_is_a_list(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
-    @field_validator("labels", "features")
+    @field_validator("labels", "features", "categorical", "numeric", "exclude")
     @classmethod
     def _unique_names(cls, v: list[str] | None) -> list[str] | None:
         if v is not None:
@@ -138,7 +169,7 @@ class DataConfig(_Strict):
     @model_validator(mode="after")
     def _check_source(self) -> DataConfig:
         random_only = {"n_samples", "n_features", "n_labels"}
-        file_only = {"path", "labels", "features", "val_path"}
+        file_only = {"path", "labels", "features", "val_path", *_TABLE_KEYS}
         given = {k for k in self.model_fields_set if getattr(self, k) is not None}
         if self.source == "random":
             bad = sorted(given & file_only)
@@ -159,7 +190,55 @@ class DataConfig(_Strict):
             if self.val_path is not None:
                 frac = 0.0
         object.__setattr__(self, "val_fraction", frac)
+        self._check_table_keys()
         return self
+
+    def _check_table_keys(self) -> None:
+        """The column lists agree with each other (whether the columns exist is the data's
+        business: `sigmoidnet.data` checks them against the file's header)."""
+        if self.source == "npz":
+            bad = sorted(
+                k for k in _TABLE_KEYS if k in self.model_fields_set and k not in ("positive",)
+            )
+            if bad:
+                raise ValueError(f"'{bad[0]}' applies to csv and parquet files, not npz")
+        labels = set(self.labels or [])
+        groups = {
+            "features": self.features,
+            "categorical": self.categorical,
+            "numeric": self.numeric,
+            "exclude": self.exclude,
+        }
+        for key, names in groups.items():
+            for name in names or []:
+                if name in labels:
+                    raise ValueError(f"column {name!r} is a label; it cannot be in '{key}'")
+        both = sorted(set(self.categorical or []) & set(self.numeric or []))
+        if both:
+            raise ValueError(f"column {both[0]!r} is in both 'categorical' and 'numeric'")
+        dropped = set(self.exclude or [])
+        for key in ("features", "categorical", "numeric"):
+            clash = sorted(dropped & set(groups[key] or []))
+            if clash:
+                raise ValueError(f"column {clash[0]!r} is in both 'exclude' and '{key}'")
+        if self.features is not None:
+            chosen = set(self.features)
+            for key in ("categorical", "numeric"):
+                outside = [n for n in groups[key] or [] if n not in chosen]
+                if outside:
+                    raise ValueError(f"column {outside[0]!r} is in '{key}' but not in 'features'")
+        for name in self.positive or {}:
+            if self.labels is not None and name not in labels:
+                raise ValueError(
+                    f"'positive' names {name!r}, which is not a label column {sorted(labels)}"
+                )
+
+    @property
+    def delimiter_char(self) -> str | None:
+        """The CSV delimiter, or None to sniff it."""
+        if self.delimiter == "auto":
+            return None
+        return "\t" if self.delimiter == "tab" else self.delimiter
 
     @property
     def holdout(self) -> float:
@@ -264,7 +343,7 @@ class Config(_Strict):
         data source (so that it validates again as it is)."""
         out = self.model_dump(mode="json")
         irrelevant = (
-            ("path", "labels", "features", "val_path")
+            ("path", "labels", "features", "val_path", *_TABLE_KEYS)
             if self.data.source == "random"
             else ("n_samples", "n_features", "n_labels")
         )

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from sigmoidnet import artifact as art_mod
 from sigmoidnet.activation import sigmoid_array
 from sigmoidnet.artifact import Artifact
 from sigmoidnet.data import Batch, HeldOut, iter_batches, read_heldout
-from sigmoidnet.data.transform import check_outputs, transform_checked
+from sigmoidnet.data.table import dropped_note, select_rows
+from sigmoidnet.data.transform import check_outputs, encode_checked, unseen_notes
 from sigmoidnet.errors import CheckpointError, DataError, UsageError
 from sigmoidnet.evaluation import EvalReport, evaluate_logits
 from sigmoidnet.io import PredictionWriter
@@ -31,25 +33,48 @@ class EvalResult:
     report: EvalReport
     model_path: str
     data_desc: str
+    notes: list[str] = field(default_factory=list)  # rows without a label, unseen categories
 
 
 @dataclass
 class PredictStats:
     rows: int
     seconds: float
+    notes: list[str] = field(default_factory=list)  # unseen categories
 
 
-def _batch_logits(art: Artifact, b: Batch, where: str) -> torch.Tensor:
-    """Raw (n, F) features of a batch → (n, L) float32 logits on the CPU; a value the stored
-    preprocessing cannot bring to a finite float32, or a row whose output is not finite, is a
-    `DataError` naming the file's row."""
-    x = transform_checked(art.preprocessor, b.x, where, first_row=b.first_row)  # in place
+def _batch_logits(
+    art: Artifact,
+    b: Batch,
+    where: str,
+    unseen: dict[str, int],
+    rows: npt.NDArray[np.int64] | None = None,
+) -> torch.Tensor:
+    """Raw rows of a batch → (n, L) float32 logits on the CPU; a value the stored
+    preprocessing cannot encode, or a row whose output is not finite, is a `DataError`
+    naming the file's row. Categories never seen in training are added up in `unseen`."""
+    pre = art.preprocessor
+    block = b.raw(pre.raw_names)
+    x = encode_checked(pre, block, where, first_row=b.first_row, rows=rows, unseen=unseen)
     logits = predict_logits(art.model, torch.from_numpy(x), CPU)
-    check_outputs(logits, x, art.feature_names, where, first_row=b.first_row)
+    check_outputs(logits, x, art.feature_names, where, first_row=b.first_row, rows=rows)
     return logits
 
 
-def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _labelled(b: Batch) -> tuple[Batch, npt.NDArray[np.int64] | None, int]:
+    """The rows of an eval batch that have every label: (batch, their file rows, dropped)."""
+    assert b.y is not None
+    kept = np.asarray(~np.isnan(b.y).any(axis=1), dtype=bool)
+    if kept.all():
+        return b, None, 0
+    block = select_rows(b.raw([]), kept) if b.block is not None else None
+    x = b.x[kept] if block is None else block.numbers
+    rows = np.flatnonzero(kept) + b.first_row
+    out = Batch(x=x, y=b.y[kept], keep=None, first_row=b.first_row, block=block)
+    return out, rows, int((~kept).sum())
+
+
+def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tensor, str, list[str]]:
     """Logits and labels of the rows the model's run held out, read again from its files,
     checked against the run's record, transformed with the stored preprocessor."""
     cfg = art.config
@@ -69,7 +94,7 @@ def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tens
     held = read_heldout(cfg.data, cfg.seed, record, pre=art.preprocessor)  # transformed
     logits = predict_logits(art.model, torch.from_numpy(held.x), CPU)
     check_outputs(logits, held.x, art.feature_names, held.where, rows=held.rows)
-    return logits, torch.from_numpy(held.y), held.desc
+    return logits, torch.from_numpy(held.y), held.desc, held.notes
 
 
 def evaluate_model(
@@ -84,23 +109,34 @@ def evaluate_model(
     `ignore` names `data` columns that are neither features nor labels (ids)."""
     path = Path(checkpoint) if checkpoint is not None else find_run(run) / MODEL
     art = art_mod.load(path)
+    notes: list[str] = []
     if data is not None:
+        where = str(data)
         chunks, targets = [], []
+        unseen: dict[str, int] = {}
+        dropped = 0
         batches = iter_batches(
-            str(data), art.feature_names, label_names=art.label_names, keep=ignore or []
+            where, art.preprocessor, label_names=art.label_names, keep=ignore or []
         )
         for b in batches:
-            chunks.append(_batch_logits(art, b, str(data)))
             assert b.y is not None  # requested labels are always returned
-            targets.append(torch.from_numpy(b.y))
+            b, rows, k = _labelled(b)
+            dropped += k
+            if len(b):
+                chunks.append(_batch_logits(art, b, where, unseen, rows))
+                assert b.y is not None
+                targets.append(torch.from_numpy(b.y))
+        if dropped:
+            notes.append(dropped_note(dropped, where))
+        notes.extend(unseen_notes(art.preprocessor, unseen, where))
         if not chunks:
-            raise DataError(str(data), "no rows to evaluate")
+            raise DataError(where, "no rows to evaluate")
         logits, y = torch.cat(chunks), torch.cat(targets)
-        desc = str(data)
+        desc = where
     else:
-        logits, y, desc = _heldout_logits(art, path)
+        logits, y, desc, notes = _heldout_logits(art, path)
     report = evaluate_logits(logits, y, art.thresholds, art.label_names)
-    return EvalResult(report, str(path), desc)
+    return EvalResult(report, str(path), desc, notes)
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -139,17 +175,18 @@ def predict_file(
     )
     t0 = time.perf_counter()
     rows = 0
+    unseen: dict[str, int] = {}
     with PredictionWriter(None if out is None else str(out)) as writer:
         batches = iter_batches(
             str(data),
-            art.feature_names,
+            art.preprocessor,
             label_names=art.label_names,  # ignored when present: predict needs no labels
             keep=keep,
             batch_rows=batch_rows,
             require_labels=False,
         )
         for b in batches:
-            logits = _batch_logits(art, b, str(data)).numpy().astype(np.float64)
+            logits = _batch_logits(art, b, str(data), unseen).numpy().astype(np.float64)
             probs = sigmoid_array(logits)  # exact, (n, L)
             decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold
             cols: dict[str, pa.Array] = {}
@@ -162,4 +199,5 @@ def predict_file(
                 cols[f"{n}_pred"] = pa.array(decisions[:, j])
             writer.write(pa.table(cols))
             rows += b.x.shape[0]
-    return PredictStats(rows, time.perf_counter() - t0)
+    notes = unseen_notes(art.preprocessor, unseen, str(data))
+    return PredictStats(rows, time.perf_counter() - t0, notes)

@@ -74,6 +74,8 @@ MAX_INT_DIGITS = 100
 MAX_NAME_LENGTH = 100
 #: `model.hidden_sizes` has at most this many layers
 MAX_HIDDEN_LAYERS = 1000
+#: the most categories `data.max_categories` keeps per column (each is one model input)
+MAX_CATEGORIES = 10000
 #: the environment variable that replaces the memory available (bytes or with a unit)
 MEMORY_ENV = "SIGMOIDNET_MEMORY_LIMIT"
 #: rows per forward pass when scoring many rows (`sigmoidnet.model.EVAL_CHUNK`)

@@ -159,7 +159,8 @@ METADATA_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         _set("preprocessor", "feature_names", value=list("vwxyz")),
         "disagree",
     ),
-    ("preprocessor-extra", _set("preprocessor", "impute", value="mean"), "unknown key"),
+    ("preprocessor-extra", _set("preprocessor", "scale", value="mean"), "unknown key"),
+    ("preprocessor-part", _set("preprocessor", "impute", value="mean"), "together"),
     ("heldout-list", _set("heldout", value=[1, 2]), "heldout"),
     ("heldout-fingerprint", _set("heldout", value={**HELD, "fingerprint": "xyz"}), "fingerprint"),
     ("heldout-fraction", _set("heldout", value={**HELD, "fraction": 1.5}), "fraction"),
@@ -231,7 +232,7 @@ def test_metadata_that_is_not_an_object(tmp_path: Path, text: str, fragment: str
 @pytest.mark.parametrize(
     ("version", "fragment"),
     [("2.0", "bad format_version"), ("two", "bad format_version"), ("0", "bad format_version"),
-     (" 2", "bad format_version"), ("9" * 5000, "bad format_version"), ("3", "newer")],
+     (" 2", "bad format_version"), ("9" * 5000, "bad format_version"), ("4", "newer")],
 )  # fmt: skip
 def test_outer_format_version(tmp_path: Path, version: str, fragment: str) -> None:
     pts = parts(tmp_path)

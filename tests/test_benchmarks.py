@@ -1,8 +1,9 @@
 """Smoke tests of the speed harness's pieces (benchmarks/): tiny sizes, seconds in all.
 
 They check that the problem is learnable and deterministic, that the baselines train, that
-the child-process measurement reports the child's own peak memory, and that a run of the
-harness itself writes its JSON report — not how fast anything is.
+the child-process measurement reports the child's own peak memory, that the mixed section's
+table has the shape it promises, and that a run of the harness itself writes its JSON report
+— not how fast anything is.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import torch
 
 from benchmarks import harness, run
 from benchmarks.baselines import HandWrittenLoop, IdiomaticLoop, sgemm_peak
-from benchmarks.files import make_files
+from benchmarks.files import MIXED_CARDINALITIES, make_files, write_mixed_csv
 from benchmarks.problem import make_problem, write_csv, write_npz, write_parquet
-from benchmarks.sections import cuda
+from benchmarks.sections import cuda, mixed
 from benchmarks.standalone_train import load_parquet, standardize_
 
 
@@ -133,3 +134,72 @@ def test_gpu_section_runs_its_code_on_the_cpu(tmp_path: Path) -> None:
     for name in ("engine fp32", "engine bf16", "hand-written fp32"):
         assert out[name]["rows_per_s"] > 0
     assert out["engine bf16"]["vs_hand_written_fp32"] > 0
+
+
+def test_mixed_table_has_the_promised_shape(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    t = write_mixed_csv(tmp_path / "m.csv", 4000, seed=0)
+    again = write_mixed_csv(tmp_path / "m2.csv", 4000, seed=0)
+    assert t.path.read_bytes() == again.path.read_bytes()  # seeded
+    text = t.path.read_text()
+    assert '"' not in text and ",," in text  # unquoted; empty cells are empty fields
+    df = pd.read_csv(t.path)
+    assert list(df.columns[-1:]) == ["y"] and len(df) == 4000
+    assert sorted(df.columns) == sorted([*t.numeric, *t.text, "y"])
+    assert all(df[c].dtype == np.float64 for c in t.numeric)
+    share = df[t.numeric].isna().mean()
+    assert share.between(0.03, 0.07).all() and list(df[t.numeric].isna().sum()) == list(
+        t.numeric_missing
+    )
+    assert [df[c].nunique() for c in t.text] == t.categories_seen
+    assert all(s <= k for s, k in zip(t.categories_seen, MIXED_CARDINALITIES, strict=True))
+    assert t.categories_seen[:4] == [2, 3, 5, 10] and t.categories_seen[-1] > 51
+    assert t.other_share[-1] > 0.3  # the top-50 cap matters for the widest column
+    assert df[t.text].notna().all().all()
+    assert set(df["y"]) == {"yes", "no"} and abs((df["y"] == "yes").mean() - 0.5) < 0.05
+    assert t.positive_share == (df["y"] == "yes").mean()
+
+
+def test_mixed_baseline_encodes_to_the_promised_width(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    t = write_mixed_csv(tmp_path / "m.csv", 3000, seed=0)
+    x, y, read_s = mixed.sklearn_encode(str(t.path), t.numeric, t.text, "y", "yes", False)
+    assert x.shape == (3000, t.encoded_width) and x.dtype == np.float32
+    assert x.flags.c_contiguous and read_s > 0
+    assert np.isfinite(x).all()
+    assert y.shape == (3000, 1) and int(y.sum()) == round(t.positive_share * 3000)
+    onehot = x[:, 2 * len(t.numeric) :]
+    np.testing.assert_array_equal(onehot.sum(axis=1), len(t.text))  # one slot per text column
+    xs, _, _ = mixed.sklearn_encode(str(t.path), t.numeric, t.text, "y", "yes", True)
+    assert xs.shape == x.shape and xs.dtype == np.float32
+    np.testing.assert_array_equal(xs.toarray(), x)
+    config = mixed.data_config(t)
+    assert config["categorical"] == t.text and config["positive"] == {"y": "yes"}
+
+
+@pytest.mark.parametrize(
+    "numeric_only",
+    [pytest.param(True, marks=pytest.mark.slow, id="numeric"), pytest.param(False, id="mixed")],
+)
+def test_mixed_section_tiny(tmp_path: Path, numeric_only: bool) -> None:
+    # 2–3 fresh children, each importing torch or pandas + scikit-learn: 5–20 s a variant;
+    # the plain numeric one (slow) checks the code of sigmoidnet's side on any sigmoidnet
+    pytest.importorskip("sklearn")
+    plan = harness.Plan(**{**harness.QUICK.__dict__, "mixed_rows": 3000, "mixed_reps": 1})
+    res = harness.Results()
+    mixed.run(plan, tmp_path, res, numeric_only=numeric_only)
+    out = res.data["mixed"]
+    dense = out["pandas + ColumnTransformer (dense)"]
+    assert dense["median_s"] > 0 and dense["shape"] == [3000, out["expected_width"]]
+    assert out["shapes"]["pandas + ColumnTransformer (dense) ok"]
+    assert ("pandas + ColumnTransformer (sparse, info)" in out) is not numeric_only
+    (target,) = [t for t in res.targets if t.name.startswith("mixed")]
+    snet = out["sigmoidnet load_dataset"]
+    if numeric_only or "error" not in snet:  # a plain numeric CSV: any sigmoidnet reads it
+        assert res.errors == {}
+        assert out["shapes"]["sigmoidnet load_dataset ok"]
+        assert snet["dtype"] == "float32" and snet["layout"] == "dense"
+        assert target.ratio is not None and target.ratio > 0
+    else:  # text columns, empty cells and yes/no labels: until sigmoidnet reads them
+        assert "sigmoidnet" in res.errors["mixed"] and target.passed is None
+    assert not list(tmp_path.glob("*.csv"))  # the tables are deleted

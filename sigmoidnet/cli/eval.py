@@ -41,9 +41,16 @@ def eval_(
     if run is not None and checkpoint is not None:
         raise UsageError("eval", "give --run or --checkpoint, not both")
     result = evaluate_model(run=run, checkpoint=checkpoint, data=data, ignore=list(ignore or []))
+    for n in result.notes:
+        render.note(n)
     if json_:
         render.json_line(
-            {"model": result.model_path, "data": result.data_desc, **result.report.to_dict()}
+            {
+                "model": result.model_path,
+                "data": result.data_desc,
+                **result.report.to_dict(),
+                "notes": result.notes,
+            }
         )
     else:
         render.eval_table(result.report, f"{result.model_path} on {result.data_desc}")

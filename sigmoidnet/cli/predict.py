@@ -56,6 +56,8 @@ def predict(
             else f"{out} not written"
         )
         raise InterruptedError_("predict", f"interrupted; {kept}") from None
+    for n in stats.notes:
+        render.note(n)
     if out is not None:
         render.predict_summary(stats.rows, str(out), stats.seconds)
 

@@ -164,6 +164,51 @@ _EPOCH_COLUMNS = [
 ]
 
 
+#: columns-table rows shown one by one: past this, plain numeric columns share one row
+_PLAIN_ROWS = 8
+
+
+def columns_table(columns: Sequence[Any], console: Console | None = None) -> None:
+    """The columns of a table (`sigmoidnet.data.table.ColumnInfo`): name, type, missing
+    count and categories. Compact: numeric columns with nothing missing share one row when
+    there are many of them."""
+    from rich.table import Table
+
+    con = console or _console()
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for title, justify in (
+        ("column", "left"),
+        ("type", "left"),
+        ("missing", "right"),
+        ("categories", "left"),
+    ):
+        table.add_column(title, justify=justify)  # type: ignore[arg-type]
+    plain = [c for c in columns if c.kind in ("numeric", "boolean") and c.missing == 0]
+    fold = len(plain) > _PLAIN_ROWS
+    for c in columns:
+        if fold and c in plain:
+            continue
+        cats = ""
+        if c.categories is not None:
+            shown = ", ".join(_escape(e, 20) for e in c.examples)
+            more = ", ..." if c.categories > len(c.examples) else ""
+            cats = f"{c.categories}: {shown}{more}"
+        elif c.note:
+            cats = _escape(c.note, 60)
+        table.add_row(_escape(c.name, 30), c.kind, f"{c.missing:,}" if c.missing else "", cats)
+    if fold:
+        names = ", ".join(_escape(c.name, 20) for c in plain[:4])
+        table.add_row(f"{len(plain)} more", "numeric", "", f"no missing values: {names}, ...")
+    con.print(table)
+
+
+def _escape(text: str, limit: int) -> str:
+    from rich.markup import escape
+
+    t = one_line(text)
+    return escape(t if len(t) <= limit else t[: limit - 1] + "…")
+
+
 class TrainReporter:
     """Per-epoch output of `train`: a Rich row per epoch (with a transient progress bar for
     epochs that last more than a moment), JSON lines with `--json`, nothing with `--quiet`."""
@@ -182,10 +227,23 @@ class TrainReporter:
         self._epoch = 1
 
     @_stdout_writes
-    def start(self, description: str, device: str, run_dir: str) -> None:
+    def start(
+        self,
+        description: str,
+        device: str,
+        run_dir: str,
+        columns: Sequence[Any] = (),
+        notes: Sequence[str] = (),
+    ) -> None:
+        """The data, device and run lines; the columns table of a real table (rich mode);
+        notes on stderr (every mode: stdout stays machine-readable with --json)."""
         if self.console is not None:
             self.console.print(f"[bold]data[/]   {description}")
+            if columns:
+                columns_table(columns, self.console)
             self.console.print(f"[bold]device[/] {device}    [bold]run[/] {run_dir}")
+        for n in notes:
+            note(n)
 
     @_stdout_writes
     def _header(self) -> None:

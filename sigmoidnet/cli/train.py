@@ -55,7 +55,8 @@ def train(
         has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
         rep = render.TrainReporter(mode, cfg.train.epochs, has_val)
         try:
-            rep.start(setup.data.description, str(setup.device), str(run.path))
+            d = setup.data
+            rep.start(d.description, str(setup.device), str(run.path), d.columns, d.notes)
             result = fit(setup, run, on_epoch=rep.epoch, on_progress=rep.progress)
         finally:
             rep.close()

@@ -41,8 +41,12 @@ def match_columns(
     require_labels: bool,
     keep: Sequence[str],
     where: str,
+    *,
+    ignored: Sequence[str] = (),
 ) -> tuple[list[str], list[str] | None]:
-    """Check a file's columns against the model's; return (features, labels to read)."""
+    """Check a file's columns against the model's raw columns, by name in any order; return
+    (features in the model's order, labels to read). `ignored`: columns the model left out
+    in training, passed over when present."""
     present = set(names)
     for name in keep:
         if name not in present:
@@ -59,8 +63,8 @@ def match_columns(
                     )
             labels = list(label_names)
     feature_set = set(feature_names)
-    keep_only = set(keep) - feature_set
-    candidates = [c for c in names if c not in label_set and c not in keep_only]
+    passed_over = (set(keep) | set(ignored)) - feature_set
+    candidates = [c for c in names if c not in label_set and c not in passed_over]
     cand_set = set(candidates)
     for name in feature_names:
         if name not in cand_set:
@@ -71,10 +75,5 @@ def match_columns(
                 where,
                 f"extra column {name!r} not seen in training "
                 "(predict --keep / eval --ignore pass over a non-feature column)",
-            )
-    for pos, (want, got) in enumerate(zip(feature_names, candidates, strict=True), start=1):
-        if want != got:
-            raise DataError(
-                where, f"columns out of order: expected {want!r} at position {pos}, got {got!r}"
             )
     return list(feature_names), labels

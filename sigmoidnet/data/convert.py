@@ -88,11 +88,27 @@ def to_numpy(arr: Any) -> npt.NDArray[Any]:
     return np.asarray(arr.to_numpy(zero_copy_only=False))  # pragma: no cover - not reached
 
 
-def numbers(arr: Any) -> npt.NDArray[Any]:
-    """Numeric numpy values of an Arrow array (float, int or bool dtype), or raise `Bad`."""
+def numbers(arr: Any, missing_ok: bool = False) -> npt.NDArray[Any]:
+    """Numeric numpy values of an Arrow array (float, int or bool dtype), or raise `Bad`.
+
+    A missing value (null) is `Bad`, unless `missing_ok`: the values are then float64 with
+    NaN where they are missing."""
     if arr.null_count:
-        i = int(np.argmax(to_numpy(arr.is_null())))
-        raise Bad(i, "missing value")
+        if not missing_ok:
+            i = int(np.argmax(to_numpy(arr.is_null())))
+            raise Bad(i, "missing value")
+        t = arr.type
+        if pa.types.is_null(t):
+            return np.full(len(arr), np.nan)
+        if pa.types.is_dictionary(t):
+            arr = arr.dictionary_decode()
+            t = arr.type
+        valid = ~to_numpy(arr.is_null())
+        zero: Any = False if pa.types.is_boolean(t) else "0" if _is_string(t) else 0
+        filled = numbers(arr.fill_null(zero), False)
+        out = filled.astype(np.float64)
+        out[~valid] = np.nan
+        return out
     t = arr.type
     if pa.types.is_dictionary(t):
         arr = arr.dictionary_decode()
@@ -125,6 +141,10 @@ def numbers(arr: Any) -> npt.NDArray[Any]:
 CellText = Callable[[str, int], "str | None"]
 
 
+def _is_string(t: Any) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 def fill_block(
     batch: Any,
     names: Sequence[str],
@@ -133,18 +153,23 @@ def fill_block(
     where: str,
     labels: bool,
     cell_text: CellText | None = None,
+    missing_ok: bool = False,
 ) -> None:
     """Write `batch`'s columns `names` into `out` (n, len(names)) float32, checking values.
 
-    Features must be finite; labels must be 0 or 1. The first bad cell (lowest row, then
-    leftmost column) raises a `DataError` naming its column and global row. `cell_text`
-    (column, 1-based row) → the cell's original text, to quote a value that overflowed.
+    Features must be finite; labels must be 0 or 1. With `missing_ok` (features only), a
+    missing value -- a null, or a NaN -- is written as NaN; without it, it is an error. The
+    first bad cell (lowest row, then leftmost column) raises a `DataError` naming its column
+    and global row. `cell_text` (column, 1-based row) → the cell's original text, to quote
+    a value that overflowed.
     """
     problems: list[tuple[int, int, str]] = []
     for j, name in enumerate(names):
         arr = batch.column(name)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
         try:
-            vals = numbers(arr)
+            vals = numbers(arr, missing_ok and not labels)
         except Bad as bad:
             what = bad.what
             if labels:
@@ -165,6 +190,8 @@ def fill_block(
             out[:, j] = vals
     if not labels:
         finite = np.isfinite(out)
+        if missing_ok:
+            finite |= np.isnan(out)  # a missing value (null or NaN): filled later
         if not finite.all():
             failed = {j for _, j, _ in problems}
             for j in np.flatnonzero(~finite.all(axis=0)).tolist():
@@ -176,7 +203,9 @@ def fill_block(
                 text = None
                 if np.isinf(value) and cell_text is not None:
                     text = cell_text(names[j], first_row + i)
-                if isinstance(original, float) and math.isfinite(original):
+                if original is None or (isinstance(original, float) and math.isnan(original)):
+                    what = "missing value"
+                elif isinstance(original, float) and math.isfinite(original):
                     what = f"{fmt_value(original)} does not fit in float32"
                 elif text is not None and text.strip().lstrip("+-").lower() not in (
                     "inf",

@@ -19,7 +19,10 @@ from sigmoidnet.data.formats import Reader, csv_fast, detect_format
 from sigmoidnet.data.formats.csv import CsvReader
 from sigmoidnet.data.formats.npz import npz_batches
 from sigmoidnet.data.formats.parquet import ParquetReader
+from sigmoidnet.data.table import label_error, label_values, raw_block
 from sigmoidnet.errors import DataError, UsageError
+from sigmoidnet.preprocess import Preprocessor
+from sigmoidnet.preprocess.labels import LabelError, LabelMap
 
 
 def _rebatch(batches: Iterable[Any], rows: int) -> Iterator[list[Any]]:
@@ -71,7 +74,7 @@ def _arrow_batches(
 
 def iter_batches(
     path: str,
-    feature_names: Sequence[str],
+    feature_names: Sequence[str] | Preprocessor,
     label_names: Sequence[str] | None = None,
     keep: Sequence[str] = (),
     batch_rows: int = 65536,
@@ -80,46 +83,109 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """Stream a CSV/Parquet/NPZ file in batches of `batch_rows` rows, in constant memory.
 
-    Columns are checked by name and order against the model's `feature_names`: the file's
-    columns, minus the label columns (when present), minus the `keep` columns that are not
-    features, must equal `feature_names` exactly — a missing, extra or reordered column is a
-    `DataError`. `label_names` with `require_labels=True` (eval): the label columns must be
-    present and are returned as `Batch.y`. With `require_labels=False` (predict): label
+    `feature_names`: a model's `Preprocessor` (its raw columns, their kinds and its label
+    mappings), or the names of numeric features (the form of format 1 and 2 models).
+    Columns are matched by name, in any order: every raw column the model needs must be
+    there (a missing one is a `DataError`); the columns the model left out in training
+    (index, identifier, excluded) are passed over; any other column must be a label or a
+    `keep` column, or it is a `DataError`. `label_names` with `require_labels=True` (eval):
+    the label columns must be present and are returned as `Batch.y`, mapped to 0/1 as in
+    training (NaN where a label is missing). With `require_labels=False` (predict): label
     columns are ignored if present and `y` is None. `keep` columns (an id, say) are passed
     through as read (CSV: as text, so `007` stays `007`); a missing one is a `DataError`.
     NPZ: `X`/`y` arrays; with a `feature_names` array the names are checked, without it only
     the count; `keep` names other 1-D arrays with one value per row.
 
-    Values are checked as in training (finite features, 0/1 labels); errors name the
-    column and the 1-based data row (header not counted). A file without data rows is a
-    `DataError`. Nothing is normalized here.
+    Values are checked as in training; errors name the column and the 1-based data row
+    (header not counted). A file without data rows is a `DataError`. Nothing is encoded or
+    normalized here: `Batch.raw` is what the model's `Preprocessor` takes.
     """
     where = str(path)
     if batch_rows < 1:
         raise UsageError("batch_rows", f"expected a positive number, got {batch_rows}")
     keep = list(dict.fromkeys(keep))
+    pre = (
+        feature_names
+        if isinstance(feature_names, Preprocessor)
+        else Preprocessor(list(feature_names))
+    )
     fmt = detect_format(where)
     if fmt == "npz":
+        if pre.table and pre.text_names:
+            raise DataError(where, "the model takes text columns; an .npz file holds numbers")
         yield from npz_batches(
-            where, feature_names, label_names, require_labels, keep, batch_rows, where
+            where, pre.raw_names, label_names, require_labels, keep, batch_rows, where
         )
         return
     reader: Reader = ParquetReader(where) if fmt == "parquet" else CsvReader(where)
     names = reader.columns
-    feats, labels = match_columns(names, feature_names, label_names, require_labels, keep, where)
+    feats, labels = match_columns(
+        names, pre.raw_names, label_names, require_labels, keep, where, ignored=pre.ignored
+    )
     wanted = set(feats) | set(labels or []) | set(keep)
     columns = [c for c in names if c in wanted]
     # `keep` columns that are not features are copied through as read (CSV: as text)
     text = [c for c in keep if c not in set(feats)]
+    maps = [pre.label_map(n) for n in labels or []]
     done = 0
-    if fmt == "csv" and not keep:  # plain numbers: the C fast path, while the file stays plain
-        complete, done = yield from _fast_csv_batches(where, names, feats, labels, batch_rows)
+    plain_labels = all(m.kind == "binary" for m in maps)
+    if fmt == "csv" and not keep and not pre.text_names and plain_labels:
+        # plain numbers: the C fast path, while the file stays plain
+        complete, done = yield from _fast_csv_batches(
+            where, names, pre.numeric_names, labels, batch_rows, reader
+        )
         if complete:
             return
-    stream = reader.batches(columns, batch_rows, text=text, skip=done)
-    yield from _arrow_batches(
-        stream, feats, labels, keep, batch_rows, where, reader.cell_text, rows_before=done
+    stream = reader.batches(columns, batch_rows, text=[*text, *pre.text_names], skip=done)
+    if not pre.table:
+        yield from _arrow_batches(
+            stream, feats, labels, keep, batch_rows, where, reader.cell_text, rows_before=done
+        )
+        return
+    yield from _table_batches(
+        stream, pre, maps, keep, batch_rows, where, reader.cell_text, rows_before=done
     )
+
+
+def _table_batches(
+    stream: Iterable[Any],
+    pre: Preprocessor,
+    maps: Sequence[LabelMap],
+    keep: Sequence[str],
+    rows: int,
+    where: str,
+    cell_text: CellText | None,
+    rows_before: int = 0,
+) -> Iterator[Batch]:
+    """A real table's batches: raw blocks (missing values kept for the preprocessor) and
+    labels mapped as in training."""
+    done = rows_before
+    for group in _rebatch(stream, rows):
+        table = pa.Table.from_batches(group)
+        n = table.num_rows
+        y = None
+        if maps:
+            y = np.empty((n, len(maps)), dtype=np.float32)
+            for j, m in enumerate(maps):
+                try:
+                    y[:, j] = m.map(label_values(table.column(m.name)))
+                except LabelError as e:
+                    row = None if e.index is None else done + e.index + 1
+                    raise label_error(where, m.name, e.what, row) from None
+        block = raw_block(
+            table,
+            pre.numeric_names,
+            pre.text_names,
+            done + 1,
+            where,
+            missing_ok=True,
+            cell_text=cell_text,
+        )
+        kept = table.select(list(keep)) if keep else None
+        yield Batch(x=block.numbers, y=y, keep=kept, first_row=done + 1, block=block)
+        done += n
+    if done == 0:
+        raise DataError(where, "no data rows")
 
 
 def _fast_csv_batches(
@@ -128,10 +194,13 @@ def _fast_csv_batches(
     features: list[str],
     labels: list[str] | None,
     batch_rows: int,
+    reader: Any,
 ) -> Generator[Batch, None, tuple[bool, int]]:
     """Batches from the C parser while the file stays plain. Returns (whether it read the
     whole file, the rows yielded): pyarrow reads the rest, if any, and words any error."""
-    fast = csv_fast.iter_numeric(where, names, features, labels or [], batch_rows, workers())
+    fast = csv_fast.iter_numeric(
+        where, names, features, labels or [], batch_rows, workers(), reader.delimiter
+    )
     done = 0
     try:
         while True:

@@ -94,8 +94,8 @@ def model_size_check(cfg: Config) -> SizeCheck:
     """The data's sizes against `model.input_size` / `model.output_size`, when given."""
     m = cfg.model
 
-    def check(n_features: int, n_labels: int, where: str) -> None:
-        if m.input_size is not None and m.input_size != n_features:
+    def check(n_features: int, n_labels: int, where: str, exact: bool = True) -> None:
+        if exact and m.input_size is not None and m.input_size != n_features:
             raise DataError(
                 where,
                 f"model.input_size is {m.input_size} but the data has "
@@ -153,8 +153,8 @@ def memory_check(cfg: Config) -> SizeCheck:
     sizes = model_size_check(cfg)
     d = cfg.data
 
-    def check(n_features: int, n_labels: int, where: str) -> None:
-        sizes(n_features, n_labels, where)
+    def check(n_features: int, n_labels: int, where: str, exact: bool = True) -> None:
+        sizes(n_features, n_labels, where, exact)
         if where != d.path:  # the val_path: its rows were counted with the training file's
             return
         available = limits.available_memory()

@@ -16,6 +16,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sigmoidnet.preprocess.columns import (
+    IMPUTE,
+    ColumnSpec,
+    Encoded,
+    MissingValueError,
+    RawBlock,
+    category_index,
+    fit_categories,
+    fit_fill,
+    unique_names,
+)
+from sigmoidnet.preprocess.labels import LabelMap
+from sigmoidnet.preprocess.median import column_medians
 from sigmoidnet.preprocess.standardize import (
     StandardizeError,
     fit_standardization,
@@ -44,29 +57,91 @@ class TransformError(ValueError):
 
 
 class Preprocessor:
-    """Raw (N, F) float32 features → the model's (N, F) float32 inputs.
+    """Raw feature columns → the model's float32 inputs; also each label column's mapping.
 
-    pre = Preprocessor(feature_names, normalize="standard").fit(x_train)
-    pre.transform_(x_val)                  # in place, float32
-    meta, arrays = pre.state()             # for the artifact
-    again = Preprocessor.from_state(meta, arrays)
+    Numeric tables (the tutorial's form, and format 1 and 2 models):
+
+        pre = Preprocessor(feature_names, normalize="standard").fit(x_train)
+        pre.transform_(x_val)                  # in place, float32
+
+    Real tables (`for_table`): each raw column is numeric, boolean or categorical
+    (`columns.ColumnSpec`); `fit_block` fits fills, indicators and vocabularies on the
+    training rows, then the standardization of the numeric inputs; `encode` turns a
+    `RawBlock` of rows into model inputs (one-hot and indicator inputs are 0/1 and are not
+    standardized). `state()` / `from_state` are what the artifact stores.
     """
 
     def __init__(self, feature_names: Sequence[str], normalize: str = "standard") -> None:
         if normalize not in NORMALIZE:
             raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
-        self.feature_names = list(feature_names)
+        self.columns: list[ColumnSpec] = [ColumnSpec(n, "numeric") for n in feature_names]
+        self.labels: list[LabelMap] = []
+        self.ignored: list[str] = []  # raw columns left out (index, identifier, excluded)
+        self.impute = "error"
+        self.max_categories = 0
         self.normalize = normalize
-        self.mean_: F32 | None = None  # (F,) float32, fitted on the training rows
-        self.std_: F32 | None = None  # (F,) float32, zero-variance features get 1
+        self.table = False  # a real table's preprocessor (format 3), not a numeric one
+        self.feature_names = list(feature_names)
+        self.mean_: F32 | None = None  # (k,) float32 over the numeric inputs
+        self.std_: F32 | None = None  # (k,) float32, zero-variance inputs get 1
         self.fitted = False
+
+    @classmethod
+    def for_table(
+        cls,
+        columns: Sequence[ColumnSpec],
+        labels: Sequence[LabelMap],
+        *,
+        normalize: str = "standard",
+        impute: str = "median",
+        max_categories: int = 50,
+        ignored: Sequence[str] = (),
+    ) -> Preprocessor:
+        """An unfitted preprocessor for raw columns of known kinds (see `sigmoidnet.data`)."""
+        if impute not in IMPUTE:
+            raise ValueError(f"impute must be one of {IMPUTE}, got {impute!r}")
+        pre = cls([c.name for c in columns], normalize)
+        pre.columns = [ColumnSpec(c.name, c.kind) for c in columns]
+        pre.labels = list(labels)
+        pre.ignored = list(ignored)
+        pre.impute = impute
+        pre.max_categories = max_categories
+        pre.table = True
+        return pre
 
     @property
     def n_features(self) -> int:
+        """The number of model inputs."""
         return len(self.feature_names)
 
+    @property
+    def raw_names(self) -> list[str]:
+        """The raw columns a file must hold, in training order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return [c.name for c in self.columns if c.numeric]
+
+    @property
+    def text_names(self) -> list[str]:
+        return [c.name for c in self.columns if not c.numeric]
+
+    @property
+    def plain(self) -> bool:
+        """Every raw column is one numeric input (no categories, no indicators)."""
+        return all(c.numeric and not c.indicator for c in self.columns)
+
+    def label_map(self, name: str) -> LabelMap:
+        for m in self.labels:
+            if m.name == name:
+                return m
+        return LabelMap(name, "binary")
+
+    # -- numeric tables ----------------------------------------------------------------------
+
     def fit(self, x: F32) -> Preprocessor:
-        """Fit on the training rows `x` (N, F) float32, raw."""
+        """Fit on the training rows `x` (N, F) float32, raw (a numeric table)."""
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (N, {self.n_features}) features, got shape {x.shape}")
         if self.normalize == "standard":
@@ -75,7 +150,7 @@ class Preprocessor:
         return self
 
     def transform_(self, x: F32) -> F32:
-        """Transform a batch (n, F) float32 in place and return it.
+        """Standardize model inputs (n, F) float32 in place and return them.
 
         Raises `TransformError` at the first value (lowest row, then leftmost column) whose
         standardized value is not a finite float32 (say 3.4e38 in a feature whose training
@@ -85,51 +160,251 @@ class Preprocessor:
             raise RuntimeError("Preprocessor.transform_ before fit")
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"expected (n, {self.n_features}) features, got shape {x.shape}")
-        if self.mean_ is not None and self.std_ is not None:
-            try:
-                standardize_(x, self.mean_, self.std_)
-            except StandardizeError as e:
-                what = (
-                    f"{_fmt(e.value)} does not standardize to a finite float32 "
-                    f"(training mean {_fmt(e.mean)}, std {_fmt(e.std)})"
-                )
-                raise TransformError(self.feature_names[e.column], e.row, what) from None
+        if self.plain:
+            self._standardize(x, self.feature_names)
+        else:
+            positions = self._numeric_positions()
+            block = np.ascontiguousarray(x[:, positions])
+            self._standardize(block, [self.feature_names[p] for p in positions])
+            x[:, positions] = block
         return x
 
+    def _standardize(self, x: F32, names: Sequence[str]) -> None:
+        if self.mean_ is None or self.std_ is None:
+            return
+        try:
+            standardize_(x, self.mean_, self.std_)
+        except StandardizeError as e:
+            what = (
+                f"{_fmt(e.value)} does not standardize to a finite float32 "
+                f"(training mean {_fmt(e.mean)}, std {_fmt(e.std)})"
+            )
+            raise TransformError(names[e.column], e.row, what) from None
+
     def transform(self, x: npt.ArrayLike) -> F32:
-        """A transformed float32 copy of `x` (n, F)."""
+        """A transformed float32 copy of `x` (n, F) (model inputs, before standardization)."""
         return self.transform_(np.array(x, dtype=np.float32, copy=True))
+
+    # -- real tables -------------------------------------------------------------------------
+
+    def fit_block(self, block: RawBlock, workers: int = 1) -> Preprocessor:
+        """Fit every step on the training rows `block`: fills and indicators of the numeric
+        columns, vocabularies of the categorical ones, then the standardization of the
+        numeric inputs (filled)."""
+        nums = self._numbers_of(block)
+        missing: npt.NDArray[np.bool_] = np.zeros(nums.shape[1], dtype=bool)
+        centre: npt.NDArray[np.float64] = np.zeros(nums.shape[1], dtype=np.float64)
+        if self.impute != "error" and len(nums):
+            missing = np.asarray(np.isnan(nums).any(axis=0), dtype=bool)
+            if self.impute == "median":
+                centre = column_medians(nums, workers)
+            else:
+                centre = np.array(
+                    [fit_fill(nums[:, j], "mean")[0] for j in range(nums.shape[1])],
+                    dtype=np.float64,
+                )
+            centre = np.where(np.isnan(centre), 0.0, centre)  # a column with no values
+        for spec in self.columns:
+            if spec.numeric:
+                j = self.numeric_names.index(spec.name)
+                if self.impute != "error":
+                    spec.fill = float(np.float32(centre[j]))
+                    spec.indicator = bool(missing[j])
+            else:
+                cats, has_missing, other, distinct = fit_categories(
+                    block.text[spec.name], self.max_categories
+                )
+                spec.categories, spec.missing_slot = cats, has_missing
+                spec.other_slot, spec.n_categories = other, distinct
+        self.feature_names = unique_names([n for c in self.columns for n in c.input_names()])
+        # plain: nothing is missing (or missing is an error), so filling leaves `nums` as is
+        filled, _ = self._filled(nums if self.plain else nums.copy())
+        if self.normalize == "standard":
+            self.mean_, self.std_ = fit_standardization(filled)
+        self.fitted = True
+        return self
+
+    def encode(self, block: RawBlock) -> Encoded:
+        """Model inputs (n, F) float32 of a block of raw rows, standardized; `unseen` counts
+        the values of each categorical column that the model never saw (see `columns`).
+        A plain block's `numbers` become the result (transformed in place).
+
+        Raises `MissingValueError` for a missing value in a column without a fill value, and
+        `TransformError` for a value that does not standardize to a finite float32."""
+        if not self.fitted:
+            raise RuntimeError("Preprocessor.encode before fit")
+        nums, nan = self._filled(self._numbers_of(block))
+        numeric = self.numeric_names
+        unseen: dict[str, int] = {}
+        if self.plain:
+            self._standardize(nums, numeric)
+            return Encoded(nums, unseen)
+        self._standardize(nums, numeric)
+        out = np.zeros((block.n, self.n_features), dtype=np.float32)
+        at = 0
+        j = 0
+        rows = np.arange(block.n)
+        for spec in self.columns:
+            if spec.numeric:
+                out[:, at] = nums[:, j]
+                if spec.indicator and nan is not None:
+                    out[:, at + 1] = nan[:, j]
+                j += 1
+            else:
+                idx, count = category_index(block.text[spec.name], spec)
+                hit = idx >= 0
+                out[rows[hit], at + idx[hit]] = 1.0
+                if count:
+                    unseen[spec.name] = count
+            at += spec.width
+        return Encoded(out, unseen)
+
+    def _numbers_of(self, block: RawBlock) -> F32:
+        """The numeric columns of `block` in this preprocessor's order (no copy when the
+        block already has them so)."""
+        want = self.numeric_names
+        if block.numeric_names == want:
+            return block.numbers
+        index = {n: i for i, n in enumerate(block.numeric_names)}
+        missing = [n for n in want if n not in index]
+        if missing:
+            raise ValueError(f"the block has no numeric column {missing[0]!r}")
+        return np.ascontiguousarray(block.numbers[:, [index[n] for n in want]])
+
+    def _filled(self, nums: F32) -> tuple[F32, npt.NDArray[np.bool_] | None]:
+        """`nums` with missing values (NaN) filled, in place, and where they were (None when
+        none was); `MissingValueError` where a column has no fill value."""
+        if not nums.size:
+            return nums, None
+        nan = np.isnan(nums)
+        if not nan.any():
+            return nums, None
+        specs = [c for c in self.columns if c.numeric]
+        for j in np.flatnonzero(nan.any(axis=0)).tolist():
+            spec = specs[j]
+            if spec.fill is None:
+                raise MissingValueError(spec.name, int(np.argmax(nan[:, j])))
+            nums[nan[:, j], j] = spec.fill
+        return nums, nan
+
+    def _numeric_positions(self) -> list[int]:
+        out, at = [], 0
+        for spec in self.columns:
+            if spec.numeric:
+                out.append(at)
+            at += spec.width
+        return out
 
     # -- state for the artifact ----------------------------------------------------------------
 
     def state(self) -> tuple[dict[str, Any], dict[str, F32]]:
-        """(JSON-able description, named float32 arrays): what the artifact stores."""
-        meta = {"normalize": self.normalize, "feature_names": self.feature_names}
+        """(JSON-able description, named float32 arrays): what the artifact stores.
+
+        Numeric tables: `normalize`, `feature_names`; arrays `mean`, `std` (standard).
+        Real tables add `columns` (each `ColumnSpec.to_dict`), `labels` (each
+        `LabelMap.to_dict`), `ignored`, `impute`, `max_categories`, and the array `fill`
+        (one float32 per numeric column, unless impute is `error`)."""
+        meta: dict[str, Any] = {"normalize": self.normalize, "feature_names": self.feature_names}
         arrays: dict[str, F32] = {}
         if self.mean_ is not None and self.std_ is not None:
             arrays = {"mean": self.mean_, "std": self.std_}
+        if self.table:
+            meta |= {
+                "columns": [c.to_dict() for c in self.columns],
+                "labels": [m.to_dict() for m in self.labels],
+                "ignored": list(self.ignored),
+                "impute": self.impute,
+                "max_categories": self.max_categories,
+            }
+            if self.impute != "error":
+                fills = [c.fill for c in self.columns if c.numeric]
+                arrays["fill"] = np.array(fills, dtype=np.float32)
         return meta, arrays
 
     @classmethod
-    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, F32]) -> Preprocessor:
-        """Rebuild a fitted preprocessor; `PreprocessorStateError` when the state is invalid."""
+    def expected_arrays(cls, meta: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The arrays (name → shape) that `state()` gives with this description, for the
+        artifact's tensor checks before anything is loaded; `PreprocessorStateError` when the
+        description is not valid."""
+        pre = cls._from_meta(meta)
+        k = len(pre.numeric_names)
+        shapes: dict[str, tuple[int, ...]] = {}
+        if pre.normalize == "standard":
+            shapes |= {"mean": (k,), "std": (k,)}
+        if pre.table and pre.impute != "error":
+            shapes["fill"] = (k,)
+        return shapes
+
+    @classmethod
+    def _from_meta(cls, meta: Mapping[str, Any]) -> Preprocessor:
         names = meta.get("feature_names")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise PreprocessorStateError("feature_names must be a list of strings")
         normalize = meta.get("normalize")
         if normalize not in NORMALIZE:
             raise PreprocessorStateError(f"unknown normalize {normalize!r}")
-        pre = cls(names, str(normalize))
-        unknown = set(arrays) - {"mean", "std"}
-        if unknown:
-            raise PreprocessorStateError(f"unexpected tensor(s) {sorted(unknown)}")
-        if normalize == "standard":
-            mean, std = arrays.get("mean"), arrays.get("std")
-            if mean is None or std is None:
+        if "columns" not in meta:
+            extra = set(meta) - {"normalize", "feature_names"}
+            if extra:
+                raise PreprocessorStateError(f"unexpected key(s) {sorted(extra)}")
+            return cls(names, str(normalize))
+        keys = {"normalize", "feature_names", "columns", "labels", "ignored", "impute"}
+        keys.add("max_categories")
+        if set(meta) != keys:
+            raise PreprocessorStateError(
+                f"expected keys {sorted(keys)}, got {sorted(str(k) for k in meta)}"
+            )
+        try:
+            columns = [ColumnSpec.from_dict(c) for c in meta["columns"]]
+            labels = [LabelMap.from_dict(m) for m in meta["labels"]]
+        except (TypeError, ValueError, AttributeError) as e:
+            raise PreprocessorStateError(str(e)) from None
+        ignored, impute, cap = meta["ignored"], meta["impute"], meta["max_categories"]
+        if not isinstance(ignored, list) or not all(isinstance(n, str) for n in ignored):
+            raise PreprocessorStateError("ignored must be a list of strings")
+        if impute not in IMPUTE or not isinstance(cap, int) or isinstance(cap, bool):
+            raise PreprocessorStateError("bad impute or max_categories")
+        raw = [c.name for c in columns]
+        if not columns or len(set(raw)) != len(raw) or set(raw) & set(ignored):
+            raise PreprocessorStateError("column names are empty, repeated or also ignored")
+        pre = cls.for_table(
+            columns,
+            labels,
+            normalize=str(normalize),
+            impute=str(impute),
+            max_categories=cap,
+            ignored=ignored,
+        )
+        pre.columns = columns
+        if impute == "error" and any(c.indicator for c in columns):
+            raise PreprocessorStateError("missing indicators without imputation")
+        expected = unique_names([n for c in columns for n in c.input_names()])
+        if names != expected:
+            raise PreprocessorStateError("feature_names disagree with the columns")
+        pre.feature_names = list(names)
+        return pre
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, F32]) -> Preprocessor:
+        """Rebuild a fitted preprocessor; `PreprocessorStateError` when the state is invalid."""
+        pre = cls._from_meta(meta)
+        expected = cls.expected_arrays(meta)
+        if set(arrays) != set(expected):
+            unknown = sorted(set(arrays) - {"mean", "std", "fill"})
+            if unknown:
+                raise PreprocessorStateError(f"unexpected tensor(s) {unknown}")
+            if {"mean", "std"} & (set(arrays) ^ set(expected)):
                 raise PreprocessorStateError("normalization tensors are inconsistent")
-            pre.mean_, pre.std_ = cls._checked_stats(mean, std, len(names))
-        elif arrays:
-            raise PreprocessorStateError("normalization tensors are inconsistent")
+            raise PreprocessorStateError("fill values are inconsistent with impute")
+        k = len(pre.numeric_names)
+        if pre.normalize == "standard":
+            pre.mean_, pre.std_ = cls._checked_stats(arrays["mean"], arrays["std"], k)
+        if "fill" in arrays:
+            fill = np.ascontiguousarray(arrays["fill"], dtype=np.float32)
+            if fill.shape != (k,) or not np.isfinite(fill).all():
+                raise PreprocessorStateError("fill values are not finite")
+            for spec, v in zip([c for c in pre.columns if c.numeric], fill.tolist(), strict=True):
+                spec.fill = float(v)
         pre.fitted = True
         return pre
 

@@ -165,6 +165,55 @@ def test_anything_but_plain_numbers_defers_to_pyarrow(tmp_path: Path, body: str,
     assert read(path, ["v", "y"], ["v"], ["y"]) is None, why
 
 
+@pytest.mark.parametrize("d", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('"1.5"D0\n', "quoted number"),
+        ("1,5D0\n", "decimal comma"),
+        ("1.5 D0\n", "space"),
+        (" 1.5D0\n", "space"),
+        ("1.5\vD0\n", "vertical tab"),
+        ("1.5\tD0\n", "tab (a delimiter only when it is the delimiter)"),
+        ("DD0\n", "empty cell"),
+        ("1.5D0D\n", "too many fields"),
+        ("1.5\n", "too few fields"),
+        ("NAD0\n", "missing-value token"),
+        ("nanD0\n", "nan"),
+    ],
+)
+def test_anything_but_plain_numbers_defers_under_any_delimiter(
+    tmp_path: Path, d: str, body: str, why: str
+) -> None:
+    if d == "\t" and "\t" in body:
+        body = body.replace("\t", "\t\t")  # an empty cell then
+    path = tmp_path / "d.csv"
+    path.write_text(f"v{d}y\n1{d}0\n" + body.replace("D", d) + f"2{d}1\n")
+    assert csvfast.read_numeric(str(path), ["v", "y"], ["v"], ["y"], 1, d) is None, why
+    path.write_text(f"v{d}y\n1{d}0\n2{d}1\n")
+    assert csvfast.read_numeric(str(path), ["v", "y"], ["v"], ["y"], 1, d) is not None
+
+
+def test_the_c_parser_takes_the_four_delimiters_only() -> None:
+    from sigmoidnet import _csvparse
+
+    dest = np.array([0, -2], dtype=np.int32)
+    for d in ",;\t|":
+        src = f"1.5{d}0\n-2{d}1\n".encode()
+        x = np.zeros((2, 1), dtype=np.float32)
+        y = np.zeros((2, 1), dtype=np.float32)
+        c_parse: Any = _csvparse.parse
+        assert c_parse(src, 0, len(src), 2, dest, x, 1, y, 1, 2, False, d) == (2, -1)
+        assert x[:, 0].tolist() == [1.5, -2.0] and y[:, 0].tolist() == [0.0, 1.0]
+        if d != ",":  # the default is the comma
+            assert _csvparse.parse(src, 0, len(src), 2, dest, x, 1, y, 1, 2, False)[1] == 3
+    for bad in (":", "\n", '"', "1"):
+        with pytest.raises(ValueError, match="delim"):
+            c_parse(b"1:0\n", 0, 4, 2, dest, x, 1, y, 1, 2, False, bad)
+    with pytest.raises(TypeError):
+        c_parse(b"1:0\n", 0, 4, 2, dest, x, 1, y, 1, 2, False, ",,")
+
+
 def test_quotes_in_a_skipped_column_defer(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     path.write_text('id,v,y\nr1,1,0\n"r,2",2,1\n')
@@ -304,8 +353,8 @@ def test_load_dataset_is_the_same_with_and_without_the_fast_path(
     calls: list[Any] = []
     real = csvfast.read_numeric
 
-    def spy(*args: Any) -> Any:
-        calls.append(out := real(*args))
+    def spy(*args: Any, **kw: Any) -> Any:
+        calls.append(out := real(*args, **kw))
         return out
 
     monkeypatch.setattr(csvfast, "read_numeric", spy)
@@ -332,7 +381,7 @@ def test_bad_labels_get_pyarrows_message(tmp_path: Path) -> None:
     from sigmoidnet.errors import DataError
 
     path = tmp_path / "b.csv"
-    path.write_text("x,a,b\n1,0,1\n2,1,2\n")
+    path.write_text("x,a,b\n1,0,1\n2,1,2\n3,0,0\n")
     with pytest.raises(DataError) as info:
         load_dataset(csv_config(path, val_fraction=0.0).data, 0)
     assert "column 'b', row 2" in info.value.message and "0 or 1" in info.value.message
@@ -382,8 +431,8 @@ def spy_stream(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     got: list[Any] = []
     real = csvfast.iter_numeric
 
-    def spy(*args: Any) -> Any:
-        gen = real(*args)
+    def spy(*args: Any, **kw: Any) -> Any:
+        gen = real(*args, **kw)
         while True:
             try:
                 item = next(gen)

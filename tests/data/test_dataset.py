@@ -14,7 +14,7 @@ import torch
 
 from sigmoidnet.config import Config
 from sigmoidnet.data import Dataset
-from sigmoidnet.errors import DataError
+from sigmoidnet.errors import ConfigError, DataError
 from sigmoidnet.preprocess import fit_standardization
 from tests.data.util import csv_cfg, data_error, load, make_cfg, write
 
@@ -299,14 +299,21 @@ def test_standardization_is_fitted_on_the_training_split(tmp_path: Path) -> None
 BAD_CSV = [
     ("a,y\n1,0\nabc,1\n", "column 'a', row 2: 'abc' is not a number"),
     ("a,y\n1,0\n,1\n", "column 'a', row 2: missing value"),
-    ("a,y\n1,0\nnan,1\n", "column 'a', row 2: nan is not a finite number"),
+    ("a,y\n1,0\nnan,1\n", "column 'a', row 2: missing value"),  # a missing-value token
     ("a,y\n1,0\n2,1\n-inf,1\n", "column 'a', row 3: -inf is not a finite number"),
     ("a,y\n1,0\n1e300,1\n", "column 'a', row 2: 1e300 does not fit in float32"),
-    ("a,y\n1,0\nNA,1\n", "column 'a', row 2: 'NA' is not a number"),
-    ("a,y\n1,0\n2,2\n", "column 'y', row 2: label must be 0 or 1, got 2"),
+    ("a,y\n1,0\nNA,1\n", "column 'a', row 2: missing value"),
+    (
+        "a,y\n1,0\n2,2\n",
+        "label column 'y' holds 0 and 2; say which is the positive class "
+        "with data.positive: {y: 2}",
+    ),
     ("a,y\n1,0.5\n", "column 'y', row 1: label must be 0 or 1, got 0.5"),
-    ("a,y\n1,0\n2,\n", "column 'y', row 2: missing label"),
-    ("a,y\n1,yes\n", "column 'y', row 1: label must be 0 or 1, got 'yes'"),
+    (
+        "a,y\n1,yes\n2,no\n3,maybe\n",
+        "label column 'y' holds 3 distinct values ('maybe', "
+        "'no', 'yes'); a label has two (list one column per class for a multi-label model)",
+    ),
     ("a,y\n1,0\n2\n3,1\n", "row 2: expected 2 columns, got 1"),
     ("a,y\n1,0\n2,1,5\n", "row 2: expected 2 columns, got 3"),
     ("a,y\n", "no data rows (the file has a header only)"),
@@ -316,14 +323,23 @@ BAD_CSV = [
     ("a,b,y\n1,2,0\n3,x,1\nz,5,0\n", "column 'b', row 2: 'x' is not a number"),
     ("a,b,y\n1,2,0\nz,5,0\n3,x,1\n", "column 'a', row 2: 'z' is not a number"),
     # labels are checked before features
-    ("a,b,y\n1,2,0\n3,x,7\n", "column 'y', row 2: label must be 0 or 1, got 7"),
+    (
+        "a,b,y\n1,2,0\n3,x,7\n",
+        "label column 'y' holds 0 and 7; say which is the positive "
+        "class with data.positive: {y: 7}",
+    ),
+    ("a,b,y\n1,2,0\n3,x,7\n4,5,1\n", "column 'y', row 2: label must be 0 or 1, got 7"),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), BAD_CSV)
 def test_bad_csv(tmp_path: Path, text: str, expected: str) -> None:
+    # strict: every feature declared numeric (text in it is an error), nothing imputed
     path = write(tmp_path / "bad.csv", text)
-    err = data_error(lambda: load(csv_cfg(path)))
+    header = text.split("\n")[0].split(",")
+    feats = [c for c in header if c not in ("y", "")]
+    numeric = list(dict.fromkeys(feats)) or None
+    err = data_error(lambda: load(csv_cfg(path, impute="error", numeric=numeric)))
     assert err.message == f"{path}: {expected}"
 
 
@@ -334,6 +350,8 @@ def test_bad_value_after_the_first_block_is_found_with_its_row(tmp_path: Path) -
     rows[110_000] = "oops,1"
     path = write(tmp_path / "late.csv", "a,y\n" + "\n".join(rows) + "\n")
     err = data_error(lambda: load(csv_cfg(path, val_fraction=0.2)))
+    assert err.message.startswith(f"{path}: column 'a', row 110001: 'oops' is not a number, in")
+    err = data_error(lambda: load(csv_cfg(path, val_fraction=0.2, numeric=["a"])))
     assert err.message == f"{path}: column 'a', row 110001: 'oops' is not a number"
     rows[110_000] = "1.5"
     write(tmp_path / "late.csv", "a,y\n" + "\n".join(rows) + "\n")
@@ -348,13 +366,33 @@ def test_missing_columns_name_the_nearest(csv_file: str) -> None:
     assert "feature column 'bb' not found; did you mean 'b'?" in err.message
     err = data_error(lambda: load(csv_cfg(csv_file, features=["qqqq"])))
     assert err.message.endswith("feature column 'qqqq' not found")
-    err = data_error(lambda: load(csv_cfg(csv_file, features=["a", "y"])))
-    assert "'y' is listed both as a feature and a label" in err.message
+    with pytest.raises(ConfigError, match="column 'y' is a label; it cannot be in 'features'"):
+        csv_cfg(csv_file, features=["a", "y"])
 
 
 def test_text_column_in_the_features(csv_file: str) -> None:
-    err = data_error(lambda: load(csv_cfg(csv_file)))  # 'id' is text
+    # 'id' is text, every value different: an identifier, left out with a note
+    ds = load(csv_cfg(csv_file))
+    assert "id" not in ds.preprocessor.raw_names
+    assert f"{csv_file}: column 'id' left out: an identifier (every value is different)" in ds.notes
+    # declared numeric, its text is an error naming the row
+    err = data_error(lambda: load(csv_cfg(csv_file, numeric=["id"])))
     assert err.message == f"{csv_file}: column 'id', row 1: 'r000' is not a number"
+    # declared categorical, it is kept (one input per value)
+    ds = load(csv_cfg(csv_file, categorical=["id"]))
+    assert "id" in ds.preprocessor.raw_names and "id=r000" in ds.feature_names
+
+
+def test_a_word_in_a_column_of_numbers_is_refused(tmp_path: Path) -> None:
+    rows = [f"{i}.5,{i % 2}" for i in range(100)]
+    rows[41] = "?,1"
+    path = write(tmp_path / "q.csv", "a,y\n" + "\n".join(rows) + "\n")
+    err = data_error(lambda: load(csv_cfg(path)))
+    assert err.message == (
+        f"{path}: column 'a', row 42: '?' is not a number, in a column of numbers; "
+        "fix it, or set data.categorical: [a] to read the column as categories"
+    )
+    assert "a=<other>" in load(csv_cfg(path, categorical=["a"])).feature_names  # '?' is rare
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
@@ -375,19 +413,21 @@ def test_bad_parquet_values(tmp_path: Path) -> None:
     path = tmp_path / "v.parquet"
     base = {"source": "parquet", "path": str(path), "labels": ["y"], "val_fraction": 0.0}
     pq.write_table(pa.table({"a": [1.0, None, 3.0], "y": [0, 1, 0]}), path)
-    assert data_error(lambda: load(make_cfg(base))).message.endswith(
+    assert data_error(lambda: load(make_cfg(base | {"impute": "error"}))).message.endswith(
         "column 'a', row 2: missing value"
     )
+    ds = load(make_cfg(base))  # the median of the training rows, and an indicator
+    assert ds.feature_names == ["a", "a[missing]"]
+    assert ds.preprocessor.columns[0].fill == 2.0
     pq.write_table(pa.table({"a": [1.0, 2.0, 1e300], "y": [0, 1, 0]}), path)
     assert data_error(lambda: load(make_cfg(base))).message.endswith(
         "column 'a', row 3: 1e+300 does not fit in float32"
     )
     pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "y": [0, None, 0]}), path)
-    assert data_error(lambda: load(make_cfg(base))).message.endswith(
-        "column 'y', row 2: missing label"
-    )
+    ds = load(make_cfg(base))  # a row without a label is left out, and said so
+    assert ds.x_train.shape[0] == 2 and f"{path}: 1 row without a label left out" in ds.notes
     pq.write_table(pa.table({"a": ["1", "2", "x"], "y": [0, 1, 0]}), path)
-    assert data_error(lambda: load(make_cfg(base))).message.endswith(
+    assert data_error(lambda: load(make_cfg(base | {"numeric": ["a"]}))).message.endswith(
         "column 'a', row 3: 'x' is not a number"
     )
     pq.write_table(pa.table({"a": [1.0], "y": [0]}).slice(0, 0), path)

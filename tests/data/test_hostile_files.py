@@ -224,11 +224,12 @@ ROWS = [
     ("a,b,y\n\n1,2,0\n", "row 1: expected 3 columns, got an empty line"),
     ("a,b,y\r\n1,2,0\r\n\r\n\r\n3,4,1\r\n", "row 2: expected 3 columns, got an empty line"),
     ('a,b,y\n"1",2,0\n\n3,4,1\n', "row 2: expected 3 columns, got an empty line"),
-    # a row of empty cells is a row: its cells are missing (labels are checked first)
+    # a row of empty cells is a row: its cells are missing (labels are checked first);
+    # training leaves out a row without a label (and says so)
     (
         "a,b,y\n1,2,0\n,,\n3,4,1\n",
         {
-            "train": "column 'y', row 2: missing label",
+            "train": "",
             "eval": "column 'y', row 2: missing label",
             "predict": "column 'a', row 2: missing value",
         },
@@ -247,6 +248,9 @@ def test_row_rules_are_the_same_everywhere(
     path = tmp_path / "r.csv"
     path.write_bytes(text.encode())
     want = expected[kind] if isinstance(expected, dict) else expected
+    if not want:
+        assert read_with(kind, str(path)) == 2
+        return
     assert refused(kind, str(path)).startswith(f"{path}: {want}")
 
 
@@ -319,7 +323,7 @@ def test_no_python_callback_is_handed_to_pyarrow(
         "ragged.csv": b"a,b,y\n1,2,0\n3,4\n" + b"5,6,1\n" * 10,
         "utf8.csv": b"a,b,y\n" + b"1,2,0\n" * 30_000 + b"1,\xe9,1\n",
         "empty.csv": b"a,b,y\n1,2,0\n\n3,4,1\n",
-        "cell.csv": b'a,b,y\n"1",2,0\n"x",4,1\n',
+        "cell.csv": b'a,b,y\n"1",2,0\n"3",inf,1\n',
     }
     for name, body in cases.items():
         path = tmp_path / name

@@ -4,11 +4,13 @@
 `iter_numeric` (eval and predict) streams them in batches; `read_numeric` returns None when the
 file leaves the plain dialect the C parser accepts (quotes, text, empty cells, booleans,
 ragged rows, an empty line between rows, bare-CR line ends, compressed files, values that
-overflow float32, ...); empty lines at the end of the file are ignored, as pyarrow's reader
-(`csv.py`) ignores them. The
-caller then reads it with pyarrow, which parses the rest and diagnoses every error, so
-both paths give the same numbers and the same messages: the fast path decides nothing,
-it only skips pyarrow's tokenizer for the files that need no more than digits and commas.
+overflow float32, missing-value tokens such as NA or nan, spaces or tabs around a number,
+...); empty lines at the end of the file are ignored, as pyarrow's reader (`csv.py`)
+ignores them. The caller then reads it with pyarrow, which parses the rest and diagnoses
+every error, so both paths give the same numbers and the same messages: the fast path
+decides nothing, it only skips pyarrow's tokenizer for the files that need no more than
+digits and a delimiter. The delimiter is the caller's (`delimiter`: one of `,` `;` tab `|`,
+the one `CsvReader` chose); with another, or a file that uses another, the parse defers.
 Values are correctly rounded to float32, as pyarrow's are (see `_csvparse.c`).
 
 Why not pyarrow alone: on 2 cores pyarrow's CSV reader takes about 3 s for a 1M × 66 float
@@ -23,7 +25,7 @@ import contextlib
 import itertools
 import mmap
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -39,6 +41,8 @@ F32 = npt.NDArray[np.float32]
 # extensions pyarrow decompresses on the fly (pyarrow.Codec.detect)
 _COMPRESSED = (".gz", ".bz2", ".br", ".lz4", ".zst", ".zstd")
 _RANGE_BYTES = 1 << 23  # at least 8 MiB of the file per thread
+#: the delimiters the C parser takes (those of `csv.DELIMITERS`)
+_DELIMITERS = (",", ";", "\t", "|")
 
 
 def available() -> bool:
@@ -46,8 +50,12 @@ def available() -> bool:
     return _csvparse is not None
 
 
-def _usable(path: str) -> bool:
-    return _csvparse is not None and not path.lower().endswith(_COMPRESSED)
+def _usable(path: str, delimiter: str) -> bool:
+    return (
+        _csvparse is not None
+        and delimiter in _DELIMITERS
+        and not path.lower().endswith(_COMPRESSED)
+    )
 
 
 def _dest(names: list[str], features: list[str], labels: list[str]) -> npt.NDArray[np.int32] | None:
@@ -95,21 +103,24 @@ def read_numeric(
     features: list[str],
     labels: list[str],
     workers: int,
+    delimiter: str = ",",
 ) -> tuple[F32, F32] | None:
     """(x (N, F), y (N, L)) float32 for the named columns of `path`, or None (use pyarrow).
 
-    `names` are the header's column names, as pyarrow read them; the body starts after the
-    first newline.
+    `names` are the header's column names, as pyarrow read them with `delimiter`; the body
+    starts after the first newline.
     """
     dest = _dest(names, features, labels)
-    if dest is None or not _usable(path):
+    if dest is None or not _usable(path, delimiter):
         return None
     try:
         with _mapped(path) as m, _pool(workers) as pool:
             if m is None:
                 return None
             mm, body = m
-            out = _parse_span(pool, workers, mm, body, len(mm), dest, len(features), len(labels))
+            out = _parse_span(
+                pool, workers, mm, body, len(mm), dest, len(features), len(labels), delimiter
+            )
     except (OSError, ValueError):  # not mappable (a pipe, a special file): the general reader
         return None
     if out is None or len(out[0]) == 0:
@@ -124,15 +135,16 @@ def iter_numeric(
     labels: list[str],
     batch_rows: int,
     workers: int,
+    delimiter: str = ",",
 ) -> Generator[tuple[F32, F32], None, bool]:
     """(x, y) batches of at most `batch_rows` rows, in file order, in constant memory.
 
     Returns True once the whole file was read (and had data rows), False as soon as the
     rest of it needs the general reader: the batches yielded so far are exact, and the
-    caller reads the rows after them with pyarrow.
+    caller reads the rows after them with pyarrow. `delimiter` as for `read_numeric`.
     """
     dest = _dest(names, features, labels)
-    if dest is None or not _usable(path):
+    if dest is None or not _usable(path, delimiter):
         return False
     rows = 0
     try:
@@ -143,7 +155,9 @@ def iter_numeric(
             blank = False  # the rows so far end with an empty line
             while pos < len(mm):
                 stop = _csvparse.skip_lines(mm, pos, len(mm), batch_rows)
-                out = _parse_span(pool, workers, mm, pos, stop, dest, len(features), len(labels))
+                out = _parse_span(
+                    pool, workers, mm, pos, stop, dest, len(features), len(labels), delimiter
+                )
                 if out is None or (blank and len(out[0])):
                     return False  # (an empty line between rows: pyarrow's reader refuses it)
                 blank = _ends_blank(mm, pos, stop)
@@ -181,10 +195,13 @@ def _parse_span(
     dest: npt.NDArray[np.int32],
     nx: int,
     ny: int,
+    delimiter: str,
 ) -> tuple[F32, F32] | None:
     """The rows of mm[start:end] (whole lines), split over the pool's threads; None: defer."""
     assert _csvparse is not None
     parser = _csvparse
+    # (the stub, `_csvparse.pyi`, does not list parse's trailing delimiter argument yet)
+    c_parse: Callable[..., tuple[int, int]] = parser.parse
     parts = max(1, min(workers, (end - start) // _RANGE_BYTES))
     ranges = _ranges(mm, start, end, parts)
 
@@ -201,7 +218,7 @@ def _parse_span(
     def parse(k: int) -> tuple[int, int]:
         (a, b), r0, m = ranges[k], starts[k], limits[k]
         xs, ys = x[r0 : r0 + m], y[r0 : r0 + m]
-        return parser.parse(mm, a, b, len(dest), dest, xs, nx, ys, ny, m, True)
+        return c_parse(mm, a, b, len(dest), dest, xs, nx, ys, ny, m, True, delimiter)
 
     done = list(pool.map(parse, range(len(ranges))))
     if any(stop >= 0 for _, stop in done):

@@ -277,6 +277,12 @@ def npz_batches(
             if len(fnames) != f:
                 raise DataError(where, f"array 'feature_names' has {len(fnames)} names for {f}")
             match_columns(fnames, feature_names, None, False, (), where)
+            for pos, (want, got) in enumerate(zip(feature_names, fnames, strict=True), 1):
+                if want != got:  # X's columns are positional: its names must be in order
+                    raise DataError(
+                        where,
+                        f"columns out of order: expected {want!r} at position {pos}, got {got!r}",
+                    )
         elif f != len(feature_names):
             raise DataError(
                 where,
