@@ -227,7 +227,8 @@ class Preprocessor:
     def encode(self, block: RawBlock) -> Encoded:
         """Model inputs (n, F) float32 of a block of raw rows, standardized; `unseen` counts
         the values of each categorical column that the model never saw (see `columns`).
-        A plain block's `numbers` become the result (transformed in place).
+        `block.numbers` is overwritten (filled and standardized in place: a plain block's
+        numbers become the result); encode a block once.
 
         Raises `MissingValueError` for a missing value in a column without a fill value, and
         `TransformError` for a value that does not standardize to a finite float32."""
