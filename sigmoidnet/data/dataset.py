@@ -515,11 +515,11 @@ def _plain_part(
     if len(keep) != len(feats):
         kept = [c.name for c in specs]
         part.x_train = RawBlock.from_matrix(
-            np.ascontiguousarray(part.x_train.numbers[:, keep]), kept
+            np.ascontiguousarray(part.x_train.numbers[:, keep]), kept, part.x_train.complete
         )
         if part.x_val is not None:
             part.x_val = RawBlock.from_matrix(
-                np.ascontiguousarray(part.x_val.numbers[:, keep]), kept
+                np.ascontiguousarray(part.x_val.numbers[:, keep]), kept, part.x_val.complete
             )
         part.features = kept
     missing = np.zeros(len(specs), dtype=np.int64)
@@ -564,6 +564,9 @@ def _load_csv(path: str, req: _Request) -> _Part:
         fast = csv_fast.read_numeric(path, names, feats, labs, workers(), reader.delimiter)
     if fast is not None and not bad_labels(fast[1]).any():
         part = _part_from_arrays(fast[0], fast[1], feats, labs, req.fraction, req.seed, path)
+        for b in (part.x_train, part.x_val):
+            if b is not None:
+                b.complete = True  # the C parser takes no missing value
         return _plain_part(part, names, req, path, may_miss=False)
     del fast  # not plain numbers, or bad labels: pyarrow reads it and words the error
     for c in text:

@@ -48,10 +48,11 @@ class RawBlock:
     numbers: F32
     numeric_names: list[str]
     text: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False  # known to hold no missing number (no NaN: nothing to look for)
 
     @classmethod
-    def from_matrix(cls, x: F32, names: Sequence[str]) -> RawBlock:
-        return cls(len(x), x, list(names), {})
+    def from_matrix(cls, x: F32, names: Sequence[str], complete: bool = False) -> RawBlock:
+        return cls(len(x), x, list(names), {}, complete)
 
 
 @dataclass

@@ -195,9 +195,10 @@ class Preprocessor:
         missing: npt.NDArray[np.bool_] = np.zeros(nums.shape[1], dtype=bool)
         centre: npt.NDArray[np.float64] = np.zeros(nums.shape[1], dtype=np.float64)
         if self.impute != "error" and len(nums):
-            missing = np.asarray(np.isnan(nums).any(axis=0), dtype=bool)
+            if not block.complete:
+                missing = np.asarray(np.isnan(nums).any(axis=0), dtype=bool)
             if self.impute == "median":
-                centre = column_medians(nums, workers)
+                centre = column_medians(nums, workers, block.complete)
             else:
                 centre = np.array(
                     [fit_fill(nums[:, j], "mean")[0] for j in range(nums.shape[1])],
@@ -218,7 +219,7 @@ class Preprocessor:
                 spec.other_slot, spec.n_categories = other, distinct
         self.feature_names = unique_names([n for c in self.columns for n in c.input_names()])
         # plain: nothing is missing (or missing is an error), so filling leaves `nums` as is
-        filled, _ = self._filled(nums if self.plain else nums.copy())
+        filled, _ = self._filled(nums if self.plain else nums.copy(), block.complete)
         if self.normalize == "standard":
             self.mean_, self.std_ = fit_standardization(filled)
         self.fitted = True
@@ -234,7 +235,7 @@ class Preprocessor:
         `TransformError` for a value that does not standardize to a finite float32."""
         if not self.fitted:
             raise RuntimeError("Preprocessor.encode before fit")
-        nums, nan = self._filled(self._numbers_of(block))
+        nums, nan = self._filled(self._numbers_of(block), block.complete)
         numeric = self.numeric_names
         unseen: dict[str, int] = {}
         if self.plain:
@@ -272,10 +273,12 @@ class Preprocessor:
             raise ValueError(f"the block has no numeric column {missing[0]!r}")
         return np.ascontiguousarray(block.numbers[:, [index[n] for n in want]])
 
-    def _filled(self, nums: F32) -> tuple[F32, npt.NDArray[np.bool_] | None]:
+    def _filled(
+        self, nums: F32, complete: bool = False
+    ) -> tuple[F32, npt.NDArray[np.bool_] | None]:
         """`nums` with missing values (NaN) filled, in place, and where they were (None when
         none was); `MissingValueError` where a column has no fill value."""
-        if not nums.size:
+        if complete or not nums.size:
             return nums, None
         nan = np.isnan(nums)
         if not nan.any():
