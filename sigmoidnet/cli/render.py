@@ -134,6 +134,11 @@ def _console_class() -> type[Console]:
     return _Console
 
 
+def stderr_console() -> Console:
+    """A console on stderr (a table beside machine-readable stdout)."""
+    return _console(stderr=True)
+
+
 def _console(stderr: bool = False, soft_wrap: bool = True) -> Console:
     return _console_class()(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
 

@@ -15,7 +15,14 @@ def text(*values: str | None) -> pa.Array:
 
 @pytest.mark.parametrize(
     ("pos", "neg"),
-    [("yes", "no"), ("Y", "N"), ("TRUE", "False"), ("t", "f"), ("1", "0"), ("Positive", "negative")],
+    [
+        ("yes", "no"),
+        ("Y", "N"),
+        ("TRUE", "False"),
+        ("t", "f"),
+        ("1", "0"),
+        ("Positive", "negative"),
+    ],
 )
 def test_obvious_pairs_map_on_their_own(pos: str, neg: str) -> None:
     m = LabelMap.fit("y", text(neg, pos, None, neg))
