@@ -47,7 +47,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install  ## speed benchmarks; QUICK=1 for a one-minute smoke run
+bench: install  ## speed benchmarks; QUICK=1 for a two-minute smoke run
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick,)
 
 clean:
