@@ -523,10 +523,13 @@ def _plain_part(
             )
         part.features = kept
     missing = np.zeros(len(specs), dtype=np.int64)
-    if may_miss:
-        for b in (part.x_train, part.x_val):
-            if b is not None:
-                missing += np.isnan(b.numbers).sum(axis=0, dtype=np.int64)
+    for b in (part.x_train, part.x_val):
+        if b is None:
+            continue
+        if may_miss and not b.complete and np.isnan(b.numbers).any():
+            missing += np.isnan(b.numbers).sum(axis=0, dtype=np.int64)
+        else:
+            b.complete = True  # one look: later steps need not search it again
     infos = {
         c.name: ColumnInfo(c.name, c.kind, int(m)) for c, m in zip(specs, missing, strict=True)
     }

@@ -51,8 +51,10 @@ def _arrow_batches(
     where: str,
     cell_text: CellText | None = None,
     rows_before: int = 0,
+    missing_ok: bool = False,
 ) -> Iterator[Batch]:
-    """Batches of `stream`, which starts after `rows_before` data rows of the file."""
+    """Batches of `stream`, which starts after `rows_before` data rows of the file
+    (`missing_ok`: a missing number is NaN, not an error)."""
     done = rows_before
     for group in _rebatch(stream, rows):
         n = sum(b.num_rows for b in group)
@@ -63,7 +65,8 @@ def _arrow_batches(
             k = b.num_rows
             if labels is not None and y is not None:
                 fill_block(b, labels, y[off : off + k], done + off + 1, where, labels=True)
-            fill_block(b, features, x[off : off + k], done + off + 1, where, False, cell_text)
+            out = x[off : off + k]
+            fill_block(b, features, out, done + off + 1, where, False, cell_text, missing_ok)
             off += k
         kept = pa.Table.from_batches([b.select(list(keep)) for b in group]) if keep else None
         yield Batch(x=x, y=y, keep=kept, first_row=done + 1)
@@ -137,9 +140,11 @@ def iter_batches(
         if complete:
             return
     stream = reader.batches(columns, batch_rows, text=[*text, *pre.text_names], skip=done)
-    if not pre.table:
+    if not pre.table or (labels is None and not pre.text_names):
+        # numbers only (predict of a numeric table): converted batch by batch, as before;
+        # a real table's missing numbers are kept (NaN) for its preprocessor to fill
         yield from _arrow_batches(
-            stream, feats, labels, keep, batch_rows, where, reader.cell_text, rows_before=done
+            stream, feats, labels, keep, batch_rows, where, reader.cell_text, done, pre.table
         )
         return
     yield from _table_batches(
