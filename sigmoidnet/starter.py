@@ -5,9 +5,22 @@ sniffed delimiter, the column kinds, the columns left out, the label mappings), 
 positive value of a label whose two values are not an obvious pair (the rarer one, ties by
 value order: the usual "positive = the class of interest" guess, written with a comment to
 check it), and chooses training settings for a real table from its size. Every choice is
-written out with a comment. Nothing is printed here: the CLI renders the columns table.
+written out with a comment, and the text is checked to read back (as `load_config` reads
+it) into exactly `Starter.config`. Nothing is printed here: the CLI renders the columns
+table.
 
-Settings (the schema's defaults stay the tutorial's): `n` training rows, `f` model inputs.
+- Labels: 0/1 and true/false columns and the obvious pairs (`OBVIOUS_PAIRS`: yes/no, ...)
+  map on their own (a comment says how); any other pair of values gets
+  `data.positive: {COL: VALUE}`, the rarer value, marked CHECK; one value, or three or more,
+  is a `DataError` (exit 3), as in training.
+- Columns: those the loader leaves out (row numbers, identifiers, empty columns) are written
+  to `data.exclude`, each with the reason, so that the config keeps exactly the columns
+  chosen here; the text columns (one-hot) and the number columns are listed in comments.
+- `data.path` is relative to the folder the config is written to (`out`'s; the working
+  directory for stdout), computed as `load_config` resolves it: from the real folder.
+
+Settings (the schema's defaults stay the tutorial's; `settings_for`): `n` training rows
+(after the validation split), `f` model inputs.
 - model: one hidden layer of 32 units below 1,000 rows, 64 below 50,000, else [128, 64];
   dropout 0.1 below 5,000 rows (small tables overfit), else 0;
 - batch size 32 below 2,000 rows, 128 below 100,000, else 512;
@@ -29,6 +42,14 @@ from typing import Any
 
 from sigmoidnet.errors import DataError, UsageError
 
+__all__ = ["Starter", "config_folder_path", "run_name", "settings_for", "starter"]
+
+#: the share of rows held out for validation (the best epoch, the metrics)
+VAL_FRACTION = 0.2
+SEED = 0
+_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
+_TABLE_ENDINGS = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq")
+
 
 @dataclass
 class Starter:
@@ -37,7 +58,10 @@ class Starter:
     text: str
     columns: list[Any]  # sigmoidnet.data.table.ColumnInfo
     notes: list[str] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the model and train sections
+    config: dict[str, Any] = field(default_factory=dict)  # what `text` reads back into
+    rows: int = 0  # rows with a label
+    inputs: int = 0  # model inputs
 
 
 def settings_for(rows: int, inputs: int, positive_rates: list[float]) -> dict[str, Any]:
@@ -57,178 +81,330 @@ def settings_for(rows: int, inputs: int, positive_rates: list[float]) -> dict[st
     }
     if positive_rates and min(positive_rates) < 0.2:
         train["pos_weight"] = "auto"
-    model = {"hidden_sizes": hidden, "dropout": 0.1 if rows < 5000 else 0.0}
+    model = {"hidden_sizes": hidden, "activation": "relu", "dropout": 0.1 if rows < 5000 else 0.0}
     return {"model": model, "train": train}
 
 
-def _name(path: str) -> str:
-    stem = Path(path).name.split(".")[0]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem).lstrip(".")[:100]
-    return name or "sigmoidnet"
+# ---------------------------------------------------------------------------------------------
+# names and paths
 
 
-def _rel(path: str, folder: str) -> str:
+def run_name(path: str) -> str:
+    """A run name from a table's file name: its name without the table and compression
+    endings (`sales.2024.csv.gz` → `sales.2024`), in the characters a run name allows."""
+    from sigmoidnet.limits import MAX_NAME_LENGTH
+
+    name = Path(path).name
+    for endings in (_COMPRESSED, _TABLE_ENDINGS):
+        low = name.lower()
+        ext = next((e for e in endings if low.endswith(e)), None)
+        if ext is not None:
+            name = name[: -len(ext)]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return name[:MAX_NAME_LENGTH].rstrip("-.") or "sigmoidnet"
+
+
+def config_folder_path(data: str, folder: str) -> str:
+    """`data` as a config in `folder` must name it: relative to the folder's real path (the
+    one `load_config` resolves against), `/`-separated; absolute where no relative path
+    exists (another drive)."""
+    target = os.path.realpath(data)
     try:
-        return os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+        rel = os.path.relpath(target, os.path.realpath(folder or "."))
     except ValueError:  # pragma: no cover - another drive (Windows)
-        return os.path.abspath(path)
+        return target
+    return rel.replace(os.sep, "/")
 
 
-def _quote(v: object) -> str:
-    import json
+# ---------------------------------------------------------------------------------------------
+# labels
 
+
+def _shown(v: object) -> str:
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # a JSON string is a YAML string
-    return json.dumps(v)
+        return repr(v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
-def _choose_positive(
-    data_path: str, source: str, labels: list[str], delim: str | None
-) -> dict[str, Any]:
-    """`data.positive` for the labels whose two values need one: the rarer value."""
+@dataclass(frozen=True)
+class _Label:
+    name: str
+    positive: Any = None  # the value chosen for data.positive; None: it maps on its own
+    why: str = ""  # for a chosen value
+
+
+def _choose_label(name: str, col: Any, where: str) -> _Label:
+    """The label's positive value, when its two values need one: the rarer, ties by value
+    order. A label that cannot be one is the `DataError` training would give."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from sigmoidnet.data.formats.csv import CsvReader
-    from sigmoidnet.data.formats.parquet import ParquetReader
-    from sigmoidnet.data.table import label_values
+    from sigmoidnet.data.table import label_error
     from sigmoidnet.preprocess.labels import LabelError, LabelMap
 
+    try:
+        LabelMap.fit(name, col)
+        return _Label(name)
+    except LabelError as e:
+        error = e
+    counts = pc.value_counts(col.drop_null())
+    values = counts.field("values").to_pylist()
+    freq = [int(c) for c in counts.field("counts").to_pylist()]
+    if len(values) == 1:
+        raise DataError(
+            where, f"label column {name!r} holds one value, {_shown(values[0])}; a label needs two"
+        )
+    if len(values) != 2:  # three or more values, or no values: training's words
+        raise label_error(where, name, error.what, None)
+    text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    if not text:
+        values = [float(v) for v in values]
+    (n_pos, pos), (n_neg, _) = sorted(zip(freq, values, strict=True))
+    value: Any = pos
+    if not text and float(pos).is_integer() and abs(pos) < 2**53:
+        value = int(pos)
+    total = n_pos + n_neg
+    why = (
+        f"the rarer value ({n_pos:,} of {total:,} rows)"
+        if n_pos != n_neg
+        else f"the first in value order (as common as the other: {n_pos:,} rows each)"
+    )
+    return _Label(name, value, why)
+
+
+def _label_columns(data: str, source: str, labels: list[str], delim: str | None) -> list[Any]:
+    """Each label column as training reads it (missing values as null)."""
+    import pyarrow as pa
+
+    from sigmoidnet.data.formats.csv import CsvReader
+    from sigmoidnet.data.formats.parquet import ParquetReader
+    from sigmoidnet.data.messages import nearest
+    from sigmoidnet.data.table import label_values
+
+    reader: Any = CsvReader(data, delim) if source == "csv" else ParquetReader(data)
+    for name in labels:
+        if name not in reader.columns:
+            raise DataError(data, f"label column {name!r} not found{nearest(name, reader.columns)}")
     if source == "csv":
-        reader = CsvReader(data_path, delim)
-        present = [c for c in labels if c in reader.columns]
-        table = reader.table(present)
+        table = reader.table(labels)
     else:
-        pr = ParquetReader(data_path)
-        present = [c for c in labels if c in pr.columns]
-        table = pa.Table.from_batches(list(pr.batches(present)))
-    chosen: dict[str, Any] = {}
-    for name in present:
-        col = label_values(table.column(name))
-        try:
-            LabelMap.fit(name, col)
-            continue
-        except LabelError:
-            pass
-        counts = pc.value_counts(col)
-        pairs = [
-            (int(c), v)
-            for v, c in zip(
-                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
-            )
-            if v is not None
-        ]
-        if len(pairs) != 2:
-            continue  # three or more values: training's error says so
-        pairs.sort(key=lambda t: (t[0], str(t[1])))
-        value = pairs[0][1]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        chosen[name] = value
-    return chosen
+        table = pa.Table.from_batches(list(reader.batches(labels)))
+    return [label_values(table.column(n)) for n in labels]
+
+
+# ---------------------------------------------------------------------------------------------
+# the starter
 
 
 def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     """The starter config for `data` (CSV or Parquet) with label columns `labels`; `out`:
     where it will be written (paths in it are relative to that file's folder; without it,
     to the working directory)."""
-    from sigmoidnet.config import DataConfig
+    from sigmoidnet.config import Config, DataConfig
     from sigmoidnet.data import detect_format, load_dataset
     from sigmoidnet.data.formats.csv import CsvReader
+    from sigmoidnet.engine.setup import memory_check
+    from sigmoidnet.fsutil import input_file_problem
 
     if not labels:
         raise UsageError("--label", "name at least one label column")
+    dup = next((n for i, n in enumerate(labels) if n in labels[:i]), None)
+    if dup is not None:
+        raise UsageError("--label", f"{dup!r} is given twice")
+    problem = input_file_problem(data)
+    if problem is not None:
+        raise DataError(data, problem)
     source = detect_format(data)
     if source not in ("csv", "parquet"):
-        raise UsageError(data, f"init reads CSV and Parquet tables, not {source}")
-    delimiter = None
-    if source == "csv":
-        delimiter = CsvReader(data).delimiter
-    positive = _choose_positive(data, source, labels, delimiter)
-    keys: dict[str, Any] = {"source": source, "path": os.path.abspath(data), "labels": labels}
+        raise DataError(data, f"init reads CSV and Parquet tables, not {source}")
+    delimiter = CsvReader(data).delimiter if source == "csv" else None
+    chosen = [
+        _choose_label(n, c, data)
+        for n, c in zip(labels, _label_columns(data, source, labels, delimiter), strict=True)
+    ]
+    positive = {c.name: c.positive for c in chosen if c.positive is not None}
+    keys: dict[str, Any] = {"source": source, "path": os.path.realpath(data), "labels": labels}
     if delimiter is not None:
         keys["delimiter"] = delimiter
     if positive:
         keys["positive"] = positive
-    try:
-        cfg = DataConfig(**keys)
-    except ValueError as e:  # pragma: no cover - the keys are built here
-        raise UsageError("init", str(e)) from None
-    ds = load_dataset(cfg, 0)
-    n = int(ds.x_train.shape[0]) + (0 if ds.x_val is None else int(ds.x_val.shape[0]))
-    if n == 0:  # pragma: no cover - load_dataset refuses it
-        raise DataError(data, "no data rows")
+    keys["val_fraction"] = VAL_FRACTION
+    cfg = DataConfig(**keys)
+    ds = load_dataset(cfg, SEED, memory_check(Config(data=cfg)))
+    n_train = int(ds.x_train.shape[0])
+    n = n_train + (0 if ds.x_val is None else int(ds.x_val.shape[0]))
     rates = [float(r) for r in ds.y_train.mean(dim=0).tolist()]
-    rows = int(ds.x_train.shape[0])
-    settings = settings_for(rows, ds.n_features, rates)
+    settings = settings_for(n_train, ds.n_features, rates)
     folder = os.path.dirname(out) if out else "."
-    text = _render(data, folder, labels, ds, cfg, positive, settings, n)
-    return Starter(text, ds.columns, list(ds.notes), settings)
+    config = _config(data, folder, ds, source, delimiter, positive, settings)
+    text = _render(data, config, ds, chosen, settings, n, n_train)
+    _check_reads_back(text, config)
+    notes = [note.replace(str(cfg.path), data) for note in ds.notes]
+    return Starter(text, ds.columns, notes, settings, config, n, ds.n_features)
+
+
+def _config(
+    data: str,
+    folder: str,
+    ds: Any,
+    source: str,
+    delimiter: str | None,
+    positive: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """The config as plain data: what the text must read back into."""
+    d: dict[str, Any] = {"source": source, "path": config_folder_path(data, folder)}
+    d["labels"] = list(ds.label_names)
+    if delimiter is not None:
+        d["delimiter"] = delimiter
+    if positive:
+        d["positive"] = dict(positive)
+    ignored = list(ds.preprocessor.ignored)
+    if ignored:
+        d["exclude"] = ignored
+    d["val_fraction"] = VAL_FRACTION
+    return {
+        "name": run_name(data),
+        "seed": SEED,
+        "data": d,
+        "model": dict(settings["model"]),
+        "train": dict(settings["train"]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML
+
+
+def _quote(v: object) -> str:
+    """`v` as a YAML 1.2 scalar: a string double-quoted (every character that is not
+    printable escaped), a number or boolean as it is."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    out = ['"']
+    for ch in str(v):
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable() and ch not in "\u2028\u2029\ufeff":
+            out.append(ch)
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _comment(text: str) -> str:
+    """`text` for a comment: one line, nothing a YAML reader refuses."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
+def _names(names: list[str], most: int = 10) -> str:
+    shown = ", ".join(_comment(n) for n in names[:most])
+    return shown + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
 def _render(
     data: str,
-    folder: str,
-    labels: list[str],
+    config: dict[str, Any],
     ds: Any,
-    cfg: Any,
-    positive: dict[str, Any],
+    chosen: list[_Label],
     settings: dict[str, Any],
     rows: int,
+    n_train: int,
 ) -> str:
+    from sigmoidnet.data.messages import plural
+
     pre = ds.preprocessor
-    ignored = list(pre.ignored)
+    d = config["data"]
     why = {c.name: c.note for c in ds.columns if c.kind == "left out"}
+    maps = {m.name: m for m in pre.labels}
+    n_val = rows - n_train
     lines = [
-        f"# Starter config written by `sigmoidnet init` for {Path(data).name}: {rows:,} rows "
-        f"with a label,",
-        f"# {len(pre.raw_names)} feature columns → {pre.n_features} model inputs. Train it "
-        "with `sigmoidnet train --config THIS_FILE`.",
-        f"name: {_name(data)}",
-        "seed: 0",
+        f"# Starter config written by `sigmoidnet init` for {_comment(Path(data).name)}: "
+        f"{rows:,} rows with a label,",
+        f"# {plural(len(pre.raw_names), 'feature column')} → {plural(pre.n_features, 'model input')}."
+        " Train it with `sigmoidnet train --config THIS_FILE`.",
+        "# Every choice below is written out with the reason; change any of them.",
+        f"name: {_quote(config['name'])}  # the run directory's name, from the file name",
+        f"seed: {SEED}  # the held-out rows and the initial weights",
         "data:",
-        f"  source: {cfg.source}",
-        f"  path: {_quote(_rel(data, folder))}  # relative to this file's folder",
-        f"  labels: [{', '.join(_quote(x) for x in labels)}]",
+        f"  source: {d['source']}",
+        f"  path: {_quote(d['path'])}  # relative to this file's folder",
+        f"  labels: [{', '.join(_quote(x) for x in d['labels'])}]",
     ]
-    if cfg.source == "csv":
-        d = cfg.delimiter_char or ","
-        lines.append(f"  delimiter: {_quote(d)}  # sniffed from the header and the first rows")
+    if "delimiter" in d:
+        lines.append(f"  delimiter: {_quote(d['delimiter'])}  # sniffed from the header and rows")
     pos_lines = []
-    for m in pre.labels:
-        if m.name in positive:
+    for c in chosen:
+        m = maps[c.name]
+        if c.positive is not None:
+            lines.append(f"  # label {_comment(c.name)}: {_comment(m.describe())}")
             pos_lines.append(
-                f"    {_quote(m.name)}: {_quote(positive[m.name])}  # the rarer value; CHECK: "
-                "is it the class you want probabilities of?"
+                f"    {_quote(c.name)}: {_quote(c.positive)}  # {_comment(c.why)}; CHECK: is "
+                "it the class you want probabilities of?"
             )
+        elif m.kind == "binary":
+            lines.append(f"  # label {_comment(c.name)}: {m.describe()}, 1 is positive")
         else:
-            lines.append(f"  # label {m.name}: {m.describe()} (found on its own)")
+            lines.append(
+                f"  # label {_comment(c.name)}: {_comment(m.describe())} (an obvious pair, "
+                "found on its own)"
+            )
     if pos_lines:
-        lines += ["  positive:", *pos_lines]
-    if ignored:
+        lines += ["  positive:  # which value of each label is the positive class (1)", *pos_lines]
+    if "exclude" in d:
         lines.append("  exclude:  # left out (delete a line to use the column as a feature)")
-        lines += [f"    - {_quote(c)}  # {why.get(c, '')}" for c in ignored]
+        lines += [f"    - {_quote(c)}  # {_comment(why.get(c, ''))}" for c in d["exclude"]]
     cats = pre.text_names
     if cats:
-        lines.append(f"  # categorical (one-hot, at most 50 values each): {', '.join(cats)}")
-    if any(c.indicator for c in pre.columns):
         lines.append(
-            "  impute: median  # missing numbers: the training median, plus a 0/1 input "
-            "saying it was missing"
+            f"  # categorical, one-hot (at most 50 values each, the rarer share one input): "
+            f"{_names(cats)}"
+        )
+    nums = pre.numeric_names
+    if nums:
+        lines.append(f"  # numbers, standardized on the training rows: {_names(nums)}")
+    if any(getattr(c, "indicator", False) for c in pre.columns):
+        lines.append(
+            "  # missing numbers: the training median, plus a 0/1 input saying it was missing"
         )
     lines += [
-        "  val_fraction: 0.2  # held out for validation (seeded, stratified for one label)",
-        "model:  # for a real table of this size (the schema defaults are the tutorial's)",
-        f"  hidden_sizes: [{', '.join(str(h) for h in settings['model']['hidden_sizes'])}]",
-        "  activation: relu",
-        f"  dropout: {settings['model']['dropout']}",
-        "train:",
-        f"  epochs: {settings['train']['epochs']}  # the model kept is the best validation loss",
-        f"  batch_size: {settings['train']['batch_size']}",
-        f"  lr: {settings['train']['lr']}",
-        "  optimizer: adamw",
-        f"  weight_decay: {settings['train']['weight_decay']}",
+        f"  val_fraction: {VAL_FRACTION}  # {n_val:,} rows held out (seeded, stratified for one"
+        " label): the best epoch, the metrics",
     ]
-    if "pos_weight" in settings["train"]:
+    model, train = settings["model"], settings["train"]
+    lines += [
+        f"# model and training: for a real table of {n_train:,} training rows and "
+        f"{pre.n_features} inputs",
+        "# (the schema's defaults are the tutorial's, for its 32 random rows)",
+        "model:",
+        f"  hidden_sizes: [{', '.join(str(h) for h in model['hidden_sizes'])}]",
+        f"  activation: {model['activation']}",
+        f"  dropout: {_quote(model['dropout'])}",
+        "train:",
+        f"  epochs: {train['epochs']}  # the model kept is the best validation loss's",
+        f"  batch_size: {train['batch_size']}",
+        f"  lr: {_quote(train['lr'])}",
+        f"  optimizer: {train['optimizer']}",
+        f"  weight_decay: {_quote(train['weight_decay'])}",
+    ]
+    if "pos_weight" in train:
         lines.append("  pos_weight: auto  # a label has few positives: weigh them up")
     return "\n".join(lines) + "\n"
+
+
+def _check_reads_back(text: str, config: dict[str, Any]) -> None:
+    """The text reads back (strict YAML, the schema) into exactly `config`: a mismatch is a
+    bug in the writing above, not the user's problem."""
+    from sigmoidnet.config import config_from_dict, parse_yaml
+
+    got = parse_yaml(text, "<starter>")
+    if got != config:  # pragma: no cover - a bug
+        raise AssertionError(f"the starter config reads back as {got!r}, not {config!r}")
+    config_from_dict(got, "<starter>")

@@ -51,7 +51,7 @@ def test_every_command_and_the_version_callback_run_inside_the_boundary() -> Non
     for typer_app, prefix in ((app, ""), (config_app, "config ")):
         for info in typer_app.registered_commands:
             callbacks[prefix + str(info.name)] = info.callback
-    assert set(callbacks) == {"train", "eval", "predict", "activate", "config show",
+    assert set(callbacks) == {"train", "eval", "predict", "init", "activate", "config show",
                               "config schema"}  # fmt: skip
     for name, callback in callbacks.items():
         assert callback is not None and callback.__code__ is wrapper_code, name
