@@ -34,7 +34,7 @@ def test_init_writes_a_config_that_trains(table: Path, tmp_path: Path) -> None:
     assert "plan" in stdout and "categorical" in stdout  # the columns table
     text = out.read_text()
     assert 'path: "../data/clients.csv"' in text
-    assert '"outcome": "churned"  # the rarer value; CHECK' in text  # not an obvious pair
+    assert '"outcome": "churned"  # the rarer value' in text and "CHECK" in text  # not obvious
     assert '- "id"  # row numbers' in text and 'delimiter: ","' in text
     cfg = load_config(out)
     assert cfg.data.positive == {"outcome": "churned"} and cfg.data.exclude == ["id"]
