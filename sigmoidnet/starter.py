@@ -328,8 +328,9 @@ def _render(
     lines = [
         f"# Starter config written by `sigmoidnet init` for {_comment(Path(data).name)}: "
         f"{rows:,} rows with a label,",
-        f"# {plural(len(pre.raw_names), 'feature column')} → {plural(pre.n_features, 'model input')}."
-        " Train it with `sigmoidnet train --config THIS_FILE`.",
+        f"# {plural(len(pre.raw_names), 'feature column')} → "
+        f"{plural(pre.n_features, 'model input')}. Train it with "
+        "`sigmoidnet train --config THIS_FILE`.",
         "# Every choice below is written out with the reason; change any of them.",
         f"name: {_quote(config['name'])}  # the run directory's name, from the file name",
         f"seed: {SEED}  # the held-out rows and the initial weights",
