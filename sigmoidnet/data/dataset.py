@@ -165,7 +165,8 @@ class _Part:
 def _hash_block(h: Any, block: RawBlock) -> None:
     a = block.numbers
     h.update(repr(a.shape).encode())
-    h.update(np.ascontiguousarray(a).data.cast("B"))
+    if a.size:  # (a memoryview of a (n, 0) array cannot be cast: all text columns)
+        h.update(np.ascontiguousarray(a).data.cast("B"))
     for name in sorted(block.text):
         enc = block.text[name].dictionary_encode()
         h.update(name.encode() + b"\0")
@@ -181,7 +182,8 @@ def _fingerprint(mask: Mask | None, arrays: Sequence[F32], block: RawBlock) -> s
         h.update(np.packbits(mask).tobytes())
     for a in arrays:
         h.update(repr(a.shape).encode())
-        h.update(np.ascontiguousarray(a).data.cast("B"))
+        if a.size:
+            h.update(np.ascontiguousarray(a).data.cast("B"))
     _hash_block(h, block)
     return h.hexdigest()
 

@@ -480,3 +480,10 @@ def test_file_format_must_match_the_source(tmp_path: Path) -> None:
     cfg_path.write_text("data:\n  source: csv\n  path: t.parquet\n  labels: [y]\n")
     with pytest.raises(DataError, match=r"looks like a parquet file, but data\.source is 'csv'"):
         load(load_config(cfg_path))
+
+
+def test_a_table_of_text_features_only_has_a_heldout_record(tmp_path: Path) -> None:
+    # regression (fuzz): no numeric column at all, so the raw numbers are an (n, 0) array
+    path = write(tmp_path / "t.csv", "a,b,y\n" + "x,p,1\nz,q,0\n" * 5)
+    ds = load(csv_cfg(path, val_fraction=0.4))
+    assert ds.heldout is not None and ds.x_train.shape[1] == 4
