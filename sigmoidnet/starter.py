@@ -231,8 +231,21 @@ def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     if positive:
         keys["positive"] = positive
     keys["val_fraction"] = VAL_FRACTION
-    cfg = DataConfig(**keys)
-    ds = load_dataset(cfg, SEED, memory_check(Config(data=cfg)))
+    stray: dict[str, str] = {}  # columns of numbers with a stray word: left out here
+    while True:
+        more: dict[str, Any] = {"exclude": list(stray)} if stray else {}
+        cfg = DataConfig(**keys, **more)
+        try:
+            ds = load_dataset(cfg, SEED, memory_check(Config(data=cfg)))
+            break
+        except DataError as e:
+            found = _stray_word(e, cfg.path or data, stray)
+            if found is None:
+                raise
+            stray[found[0]] = found[1]
+    for info in ds.columns:
+        if info.name in stray:
+            info.note = stray[info.name]
     n_train = int(ds.x_train.shape[0])
     n = n_train + (0 if ds.x_val is None else int(ds.x_val.shape[0]))
     rates = [float(r) for r in ds.y_train.mean(dim=0).tolist()]
@@ -241,8 +254,35 @@ def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     config = _config(data, folder, ds, source, delimiter, positive, settings)
     text = _render(data, config, ds, chosen, settings, n, n_train)
     _check_reads_back(text, config)
-    notes = [note.replace(str(cfg.path), data) for note in ds.notes]
+    notes = []
+    for note in ds.notes:
+        note = note.replace(str(cfg.path), data)
+        for name, why in stray.items():
+            if note.endswith(f"column {name!r} left out: data.exclude"):
+                note = note[: -len("data.exclude")] + why
+        notes.append(note)
     return Starter(text, ds.columns, notes, settings, config, n, ds.n_features)
+
+
+_STRAY_RE = re.compile(
+    r"^column (?P<q>['\"])(?P<name>.*)(?P=q), row (?P<row>\d+): (?P<word>.*) is not a number, in "
+    r"a column of numbers; fix it, or set data\.categorical: \[.*\] to read the column as "
+    r"categories$"
+)
+
+
+def _stray_word(e: DataError, path: str, seen: dict[str, str]) -> tuple[str, str] | None:
+    """(column, why it is left out) when `e` is the loader's refusal of a column of numbers
+    with a stray word in it (`' '`, `?`, `n.a.`): the starter leaves such a column out, and
+    says so, rather than reading numbers as categories."""
+    m = _STRAY_RE.match(e.what) if e.where == path else None
+    if m is None or m.group("name") in seen:
+        return None
+    why = (
+        f"numbers, but row {m.group('row')} holds {m.group('word')}: CHECK: fix those cells "
+        "(or list the column in data.categorical) and delete this line to use it"
+    )
+    return m.group("name"), why
 
 
 def _config(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sigmoidnet.config import load_config
-from sigmoidnet.starter import settings_for
+from sigmoidnet.starter import starter
 from tests.cli.util import invoke
 
 MIXED = "id,age,plan,city,member,outcome\n" + "".join(
@@ -26,12 +27,12 @@ def table(tmp_path: Path) -> Path:
     return path
 
 
-def test_init_writes_a_config_that_trains(table: Path, tmp_path: Path) -> None:
-    out = tmp_path / "configs" / "clients.yaml"
-    out.parent.mkdir()
+def test_init_writes_a_config_that_trains_as_it_is(table: Path, tmp_path: Path) -> None:
+    out = tmp_path / "configs" / "clients.yaml"  # a folder that does not exist yet
     code, stdout, err = invoke("init", str(table), "--label", "outcome", "--out", str(out))
     assert code == 0, err
-    assert "plan" in stdout and "categorical" in stdout  # the columns table
+    assert "plan" in stdout and "categorical" in stdout  # the columns table, on stdout
+    assert f"wrote {out}; train it with: sigmoidnet train --config {out}" in err
     text = out.read_text()
     assert 'path: "../data/clients.csv"' in text
     assert '"outcome": "churned"  # the rarer value' in text and "CHECK" in text  # not obvious
@@ -39,10 +40,9 @@ def test_init_writes_a_config_that_trains(table: Path, tmp_path: Path) -> None:
     cfg = load_config(out)
     assert cfg.data.positive == {"outcome": "churned"} and cfg.data.exclude == ["id"]
     assert cfg.name == "clients" and cfg.model.hidden_sizes == [32]
-    code, _, err = invoke(
-        "train", "--config", str(out), "--out", str(tmp_path / "runs"), "-q",
-        "--set", "train.epochs=3",
-    )  # fmt: skip
+    code, _, err = invoke("train", "--config", str(out), "--out", str(tmp_path / "runs"), "-q")
+    assert code == 0, err
+    code, _, err = invoke("eval", "--run", str(tmp_path / "runs" / "latest"), "--json")
     assert code == 0, err
 
 
@@ -52,10 +52,13 @@ def test_init_to_stdout_keeps_stdout_a_config(
     monkeypatch.chdir(table.parent)
     code, stdout, err = invoke("init", "clients.csv", "--label", "outcome")
     assert code == 0, err
-    assert stdout.startswith("# Starter config") and "categorical" in err
-    cfg_path = tmp_path / "s.yaml"
-    cfg_path.write_text(stdout.replace('path: "clients.csv"', f'path: "{table}"'))
-    assert load_config(cfg_path).data.labels == ["outcome"]
+    # `init clients.csv --label outcome > clients.yaml`: stdout holds the config and nothing
+    # else, the columns table went to stderr
+    assert stdout.startswith("# Starter config") and "categorical" in err and "plan" in err
+    assert yaml.safe_load(stdout) == starter("clients.csv", ["outcome"]).config
+    (table.parent / "clients.yaml").write_text(stdout)
+    cfg = load_config(table.parent / "clients.yaml")
+    assert cfg.data.path == str(table.resolve()) and cfg.data.labels == ["outcome"]
 
 
 def test_init_semicolons_and_obvious_labels(tmp_path: Path) -> None:
@@ -70,11 +73,19 @@ def test_init_semicolons_and_obvious_labels(tmp_path: Path) -> None:
     assert "positive" not in text and load_config(out).data.delimiter_char == ";"
 
 
+def _three_values(tmp_path: Path) -> Path:
+    path = tmp_path / "three.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(30)))
+    return path
+
+
 @pytest.mark.parametrize(
     ("args", "code", "fragment"),
     [
         (["--label", "outcomes"], 3, "label column 'outcomes' not found; did you mean 'outcome'?"),
         ([], 2, "--label: name at least one label column"),
+        (["-l", "outcome", "-l", "outcome"], 2, "--label: 'outcome' is given twice"),
+        (["--label", "plan"], 3, "label column 'plan' holds 3 distinct values"),
     ],
 )
 def test_init_bad_input(table: Path, args: list[str], code: int, fragment: str) -> None:
@@ -82,22 +93,57 @@ def test_init_bad_input(table: Path, args: list[str], code: int, fragment: str) 
     assert got == code and fragment in err and len(err.strip().splitlines()) == 1 and out == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "code", "fragment"),
+    [
+        ("nope.csv", None, 3, "nope.csv: file not found"),
+        ("x.npz", b"PK\x03\x04", 3, "init reads CSV and Parquet tables, not npz"),
+        ("x.csv", b"\x1f\x8b\x08\x00", 3, "looks like a gzip file, not CSV"),
+        ("x.csv", b"", 3, "x.csv:"),
+    ],
+)
+def test_init_bad_files(
+    tmp_path: Path, name: str, content: bytes | None, code: int, fragment: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    got, out, err = invoke("init", str(path), "--label", "y", "--out", str(tmp_path / "c.yaml"))
+    assert got == code and fragment in err and len(err.strip().splitlines()) == 1, err
+    assert out == "" and not (tmp_path / "c.yaml").exists()
+
+
 def test_init_never_overwrites_without_force(table: Path, tmp_path: Path) -> None:
     out = tmp_path / "c.yaml"
     out.write_text("mine\n")
     code, _, err = invoke("init", str(table), "--label", "outcome", "--out", str(out))
     assert code == 2 and "exists; pass --force" in err and out.read_text() == "mine\n"
+    assert len(err.strip().splitlines()) == 1
     code, _, err = invoke("init", str(table), "--label", "outcome", "--out", str(out), "--force")
     assert code == 0 and out.read_text().startswith("# Starter config")
-    missing = tmp_path / "nope.csv"
-    code, _, err = invoke("init", str(missing), "--label", "y")
-    assert code == 3 and "file not found" in err
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary
 
 
-def test_settings_scale_with_the_table() -> None:
-    small = settings_for(300, 10, [0.4])
-    big = settings_for(2_000_000, 300, [0.05])
-    assert small["model"]["hidden_sizes"] == [32] and small["train"]["batch_size"] == 32
-    assert small["train"]["epochs"] == 200 and "pos_weight" not in small["train"]
-    assert big["model"]["hidden_sizes"] == [128, 64] and big["train"]["batch_size"] == 512
-    assert big["train"]["epochs"] == 20 and big["train"]["pos_weight"] == "auto"
+@pytest.mark.parametrize(
+    ("out", "fragment"),
+    [
+        (".", "is a directory, expected a config file name"),
+        ("data/clients.csv", "is the data file itself"),
+    ],
+)
+def test_init_refuses_an_out_that_is_not_a_config(
+    table: Path, tmp_path: Path, out: str, fragment: str
+) -> None:
+    before = table.read_text()
+    code, _, err = invoke(
+        "init", str(table), "--label", "outcome", "--out", str(tmp_path / out), "--force"
+    )
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+    assert table.read_text() == before
+
+
+def test_init_a_bad_label_writes_nothing(table: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "c.yaml"
+    code, _, err = invoke("init", str(table), "--label", "age", "--out", str(out))
+    assert code == 3 and "label column 'age'" in err
+    assert not out.parent.exists()  # the folder is made only once writing starts
