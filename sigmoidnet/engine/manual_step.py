@@ -7,6 +7,10 @@ d(mean BCEWithLogits)/dz = (σ(z)·(1 + (w−1)·y) − w·y) / (B·L), with w t
 
 It runs under `torch.no_grad` and fires no autograd hooks, so under DDP its gradients would
 not be all-reduced: `steps.choose_step` never picks it in a multi-process run.
+
+`train.grad_clip` clips the hand-derived gradients with the same `clip_grad_norm_` call the
+autograd step makes, and lr schedules change the optimizer's param group, which both
+`optimizer.step()` and `DirectAdam` read at every step: neither needs autograd.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class ManualStep:
         optimizer: torch.optim.Optimizer,
         activation: str,
         pos_weight: torch.Tensor | None,
+        grad_clip: float | None = None,
     ) -> None:
         if activation not in self.SUPPORTED:
             raise ValueError(f"ManualStep: unsupported activation {activation!r}")
@@ -37,9 +42,12 @@ class ManualStep:
         self.activation = activation
         self.slope = 0.01  # nn.LeakyReLU's default negative slope
         self.pos_weight = pos_weight
+        self.grad_clip = grad_clip
+        self.params: list[torch.Tensor] = []
         for lin in self.linears:  # gradients are written in place, never reallocated
             for p in (lin.weight, lin.bias):
                 p.grad = torch.zeros_like(p)
+                self.params.append(p)
         self.optimizer_step: Callable[[], object] = (
             DirectAdam(optimizer).step if DirectAdam.applies(optimizer) else optimizer.step
         )
@@ -89,5 +97,7 @@ class ManualStep:
             torch.sum(g, 0, out=lin.bias.grad)
             if i > 0:
                 g = self._act_backward_(torch.mm(g, lin.weight), acts[i])
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
         self.optimizer_step()
         return loss

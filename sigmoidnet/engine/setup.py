@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sigmoidnet import limits
-from sigmoidnet.config import Config
+from sigmoidnet.config import Config, PlateauSchedule
 from sigmoidnet.data import Dataset, load_dataset
 from sigmoidnet.data.dataset import SizeCheck
 from sigmoidnet.data.messages import plural
@@ -210,9 +210,44 @@ def _fits_on_device(device: torch.device, nbytes: int) -> bool:
     return 2.5 * nbytes < free
 
 
+def validation_needs(cfg: Config, val_rows: int | None = None) -> None:
+    """Early stopping, and a plateau schedule on a `val_*` metric, follow the validation
+    rows: without any (no `data.val_fraction`, no `data.val_path`, or a split that held out
+    none — `val_rows`, once the data is loaded), `ConfigError` (exit 2) naming the key."""
+    t, d = cfg.train, cfg.data
+    wants: list[tuple[str, str]] = []
+    if t.early_stopping is not None:
+        wants.append(("train.early_stopping", f"early stopping on {t.early_stopping.metric}"))
+    plateau = t.lr_schedule
+    if isinstance(plateau, PlateauSchedule) and plateau.metric.startswith("val_"):
+        wants.append(("train.lr_schedule", f"the plateau schedule on {plateau.metric}"))
+    if not wants:
+        return
+    if val_rows is None and (d.holdout > 0 or d.val_path is not None):
+        return
+    if val_rows is None:
+        why = (
+            "data.val_fraction is 0"
+            if d.source == "random"
+            else "data.val_fraction is 0 and there is no data.val_path"
+        )
+    elif val_rows == 0:
+        why = "the validation split holds no rows"
+    else:
+        return
+    key, what = wants[0]
+    fix = "set data.val_fraction (for example 0.2)" + (
+        "" if d.source == "random" else " or data.val_path"
+    )
+    if key == "train.lr_schedule":
+        fix += ", or follow train_loss (lr_schedule: {name: plateau, metric: train_loss})"
+    raise ConfigError(key, f"{what} needs validation rows, but {why}: {fix}")
+
+
 def prepare(cfg: Config, device: str | None = None) -> Setup:
     """Seed, load and check the data, build the model and optimizer (the tutorial's order:
     seed → data → layers)."""
+    validation_needs(cfg)  # from the config alone, before anything is loaded
     dev = resolve_device(device or cfg.device)
     # the memory estimate comes before any allocation: from the config for random data, from
     # the file's header (in `memory_check`, called by the loader) for files
@@ -220,6 +255,7 @@ def prepare(cfg: Config, device: str | None = None) -> Setup:
         random_memory_check(cfg)
     seed_everything(cfg.seed)
     data = load_dataset(cfg.data, cfg.seed, memory_check(cfg))
+    validation_needs(cfg, 0 if data.x_val is None else int(data.x_val.shape[0]))
     n_features, n_labels = data.x_train.shape[1], data.y_train.shape[1]
     m = cfg.model
     model = MLP(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)

@@ -20,7 +20,9 @@ StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class AutogradStep:
-    """Forward, loss, backward, update through autograd (and DDP's hooks, when wrapped)."""
+    """Forward, loss, backward, (clip,) update through autograd (and DDP's hooks, when
+    wrapped). `grad_clip`: `clip_grad_norm_` between backward and step (no host sync); with
+    the fp16 grad scaler the gradients are unscaled first, so the true norm is clipped."""
 
     def __init__(
         self,
@@ -28,6 +30,7 @@ class AutogradStep:
         loss_fn: nn.BCEWithLogitsLoss,
         optimizer: torch.optim.Optimizer,
         precision: Precision,
+        grad_clip: float | None = None,
     ) -> None:
         self.model, self.loss_fn, self.optimizer, self.precision = (
             model,
@@ -35,6 +38,8 @@ class AutogradStep:
             optimizer,
             precision,
         )
+        self.grad_clip = grad_clip
+        self.params = [p for p in model.parameters() if p.requires_grad]
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         prec = self.precision
@@ -42,12 +47,18 @@ class AutogradStep:
             logits = self.model(xb)  # (B, L)
         loss = self.loss_fn(logits.float(), yb)
         self.optimizer.zero_grad(set_to_none=True)
+        clip = self.grad_clip
         if prec.scaler is not None:
             prec.scaler.scale(loss).backward()
+            if clip is not None:
+                prec.scaler.unscale_(self.optimizer)  # clip the true gradients
+                torch.nn.utils.clip_grad_norm_(self.params, clip)
             prec.scaler.step(self.optimizer)
             prec.scaler.update()
         else:
             loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, clip)
             self.optimizer.step()
         detached: torch.Tensor = loss.detach()
         return detached
@@ -87,9 +98,12 @@ def choose_step(
     dropout: float,
     precision_name: str,
     allow_manual: bool = True,
+    grad_clip: float | None = None,
 ) -> StepFn:
-    """The train step for this model and launch: `ManualStep` where it applies, else autograd."""
+    """The train step for this model and launch: `ManualStep` where it applies, else autograd.
+    `grad_clip`, and any lr schedule (the steps read the optimizer's lr at every step), work
+    in both: neither makes the hand-derived step fall back to autograd."""
     if manual_applies(model, activation, dropout, precision_name, allow_manual):
         assert isinstance(model, MLP)
-        return ManualStep(model, optimizer, activation, loss_fn.pos_weight)
-    return AutogradStep(model, loss_fn, optimizer, precision)
+        return ManualStep(model, optimizer, activation, loss_fn.pos_weight, grad_clip)
+    return AutogradStep(model, loss_fn, optimizer, precision, grad_clip)

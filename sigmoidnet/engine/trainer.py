@@ -2,14 +2,24 @@
 
 The data stays as contiguous tensors on the training device; one shuffled copy per epoch is
 gathered into a reused buffer and mini-batches are views of it; the loss is summed on the
-device and read once per epoch (no host synchronisation inside an epoch). The Trainer never
-prints: epoch rows and progress go to callbacks, files to a `RunSink`.
+device and read once per epoch (no host synchronisation inside an epoch, but at a mid-epoch
+state). The Trainer never prints: epoch rows and progress go to callbacks, files to a
+`RunSink`.
 
-Its state — the data-order generator and every global RNG (torch CPU and CUDA, numpy,
-python), epochs and steps done, the best epoch so far and its
-metric, the history, the grad scaler, and the model's and optimizer's own state — is what
-`state_dict()` returns and `load_state_dict()` restores, so a run continued from it takes the
-same steps as one that never stopped.
+Training control: the lr schedule (`schedule.py`) is stepped per epoch or per optimizer step;
+`train.grad_clip` is applied inside the step; the model kept is the best epoch by the
+monitored metric (`train.early_stopping.metric`, else `val_loss`; the last epoch without
+validation rows), and early stopping ends the run after `patience` epochs without an
+improvement of more than `min_delta`.
+
+Its state — the data-order generator (as it was at the start of the epoch in progress) and
+every global RNG (torch CPU and CUDA, numpy, python), epochs and steps done, the position
+within an epoch and its batch losses so far, the best epoch so far and its metric, the early
+stopping counters, the history, the grad scaler, the schedulers, and the model's and
+optimizer's own state — is what `state_dict()` returns and `load_state_dict()` restores, so
+a run continued from it takes the same steps, bit for bit, as one that never stopped. The
+sink gets it (`save_state`) at the end of every epoch and, with `train.checkpoint_every: N`,
+after every N-th optimizer step inside an epoch.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ import numpy as np
 import torch
 
 from sigmoidnet.artifact import Artifact
+from sigmoidnet.config import VAL_METRICS
 from sigmoidnet.engine.precision import Precision
+from sigmoidnet.engine.schedule import Schedule
 from sigmoidnet.engine.setup import Setup
 from sigmoidnet.engine.steps import StepFn, choose_step
 from sigmoidnet.errors import DivergenceError
@@ -39,13 +51,19 @@ class RunSink(Protocol):
 
     def log_epoch(self, row: dict[str, Any]) -> None: ...
     def save_model(self, artifact: Artifact) -> None: ...
+    def save_state(self, state: dict[str, Any]) -> None: ...
 
 
 class NullSink:
+    """Keeps nothing (the Trainer does not even build its state for it)."""
+
     def log_epoch(self, row: dict[str, Any]) -> None:
         pass
 
     def save_model(self, artifact: Artifact) -> None:
+        pass
+
+    def save_state(self, state: dict[str, Any]) -> None:
         pass
 
 
@@ -56,6 +74,7 @@ class FitResult:
     best: dict[str, Any] = field(default_factory=dict)
     artifact: Artifact | None = None
     seconds: float = 0.0
+    stop_reason: str = ""  # why training ended: "reached train.epochs (10)", "early stopping: ..."
 
 
 def make_artifact(s: Setup, epoch: int, metrics: dict[str, Any]) -> Artifact:
@@ -88,25 +107,60 @@ def _cpu_threads_for(s: Setup) -> int | None:
     return 1 if macs < SMALL_STEP_MACS else None
 
 
+def _plain(value: Any) -> Any:
+    """A copy of `value` in plain containers (an `OrderedDict` becomes a dict), its tensors
+    detached and cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return copy.deepcopy(value)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+
+
 class Trainer:
-    """Trains `setup.model` for `train.epochs`, keeping the model with the best validation
-    loss (the last one without validation). A non-finite training loss stops with
-    `DivergenceError` after the last good model has been saved."""
+    """Trains `setup.model` for `train.epochs` (or until early stopping), keeping the model
+    of the best epoch by the monitored metric (the last one without validation). A
+    non-finite training loss stops with `DivergenceError`, after the last good model and
+    state have been saved and before anything of the diverged epoch is."""
 
     def __init__(self, setup: Setup) -> None:
         s = self.setup = setup
         cfg = s.cfg
         self.gen = torch.Generator().manual_seed(cfg.seed)  # the data order, epoch after epoch
         self.precision = Precision(cfg.train.precision, s.device)
+        n, bs = s.x_train.shape[0], cfg.train.batch_size
+        self.steps_per_epoch = math.ceil(n / bs)
+        # made before the step: a scheduler wraps optimizer.step, which the step may hold
+        self.schedule = Schedule(cfg.train, s.optimizer, self.steps_per_epoch)
         self.step: StepFn = self._choose_step()
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
+        self.step_in_epoch = 0  # steps done in the epoch in progress (a mid-epoch state)
+        es = cfg.train.early_stopping
+        #: the metric that picks the model kept, and whether it is better lower or higher
+        self.monitor = es.metric if es is not None else "val_loss"
+        self.maximize = VAL_METRICS.get(self.monitor) == "max"
+        worst = -math.inf if self.maximize else math.inf
         self.best_epoch: int | None = None
-        self.best_value = math.inf  # best validation loss so far
+        self.best_value = worst  # the monitored metric of the best epoch so far
         self.best: dict[str, Any] = {}
+        self.es_value = worst  # early stopping: the value `patience` counts from
+        self.es_bad_epochs = 0  # epochs in a row without an improvement of min_delta
+        self.stopped_early: str | None = None  # the stop reason, once early stopping fired
         self.history: list[dict[str, Any]] = []
         self._buf_x: torch.Tensor | None = None
         self._buf_y: torch.Tensor | None = None
+        self._epoch_order = self.gen.get_state()  # the data order at the epoch's start
+        self._epoch_losses: torch.Tensor | None = None  # the batch losses of a partial epoch
+        self._epoch_lr = self.schedule.lr  # the lr of the epoch's last step
 
     def _choose_step(self) -> StepFn:
         s = self.setup
@@ -120,37 +174,69 @@ class Trainer:
             dropout=m.dropout,
             precision_name=t.precision,
             allow_manual=s.allow_manual,
+            grad_clip=t.grad_clip,
         )
 
     # -- state -----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """The loop's whole state (tensors and plain values; copies, safe to keep)."""
+        """The loop's whole state: tensors, numpy arrays, numbers, strings, booleans, None,
+        and lists/tuples/dicts of those (no other objects); copies, safe to keep. Between
+        two epochs `step_in_epoch` is 0 and `data_order` is the next epoch's; inside one,
+        `data_order` is the generator as that epoch started (its order is drawn again on
+        resume) and `epoch_losses` the losses of its `step_in_epoch` batches."""
         scaler = self.precision.scaler
+        partial = self.step_in_epoch > 0 and self._epoch_losses is not None
+        losses = (
+            self._epoch_losses.detach().to("cpu", copy=True)
+            if partial and self._epoch_losses is not None
+            else torch.empty(0)
+        )
         return {
             "epoch": self.epoch,
             "global_step": self.global_step,
+            "step_in_epoch": self.step_in_epoch if partial else 0,
+            "epoch_losses": losses,
+            "train_epochs": self.setup.cfg.train.epochs,
+            "train_lr": self.setup.cfg.train.lr,
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
-            "best": copy.deepcopy(self.best),
-            "history": copy.deepcopy(self.history),
-            "data_order": self.gen.get_state(),
+            "best": _plain(self.best),
+            "monitor": self.monitor,
+            "early_stopping": {
+                "value": self.es_value,
+                "bad_epochs": self.es_bad_epochs,
+                "stopped": self.stopped_early,
+            },
+            "history": _plain(self.history),
+            "data_order": (self._epoch_order if partial else self.gen.get_state()).clone(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "numpy_rng": np.random.get_state(),
+            "numpy_rng": _plain(np.random.get_state()),
             "python_rng": random.getstate(),
-            "scaler": None if scaler is None else scaler.state_dict(),
-            "model": copy.deepcopy(self.setup.model.state_dict()),
-            "optimizer": copy.deepcopy(self.setup.optimizer.state_dict()),
+            "scaler": None if scaler is None else _plain(scaler.state_dict()),
+            "schedule": _plain(self.schedule.state_dict()),
+            "model": _plain(self.setup.model.state_dict()),
+            "optimizer": _plain(self.setup.optimizer.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state` (of a run of the same config, `train.epochs` aside: a larger
+        one extends the run; an early-stopped run extended gets its patience back — its
+        counter starts again at 0 — keeping its best epoch and value)."""
         s = self.setup
+        t = s.cfg.train
         s.model.load_state_dict(state["model"])
         s.optimizer.load_state_dict(state["optimizer"])
+        if state.get("schedule") is not None:
+            self.schedule.load_state_dict(state["schedule"])  # raises for a onecycle extended
+        saved_lr = state.get("train_lr")
+        if saved_lr is not None and float(saved_lr) != t.lr:  # a resume after a divergence
+            self.schedule.rescale(t.lr / float(saved_lr))
         if self.precision.scaler is not None and state.get("scaler") is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
         self.gen.set_state(state["data_order"])
+        self._epoch_order = self.gen.get_state()
         torch.set_rng_state(state["torch_rng"])
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -160,22 +246,45 @@ class Trainer:
             random.setstate(state["python_rng"])
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
-        self.best_epoch = state["best_epoch"]
+        self.step_in_epoch = int(state.get("step_in_epoch", 0) or 0)
+        losses = state.get("epoch_losses")
+        self._epoch_losses = (
+            losses.clone() if self.step_in_epoch and isinstance(losses, torch.Tensor) else None
+        )
+        if self._epoch_losses is None:
+            self.step_in_epoch = 0
+        self.best_epoch = None if state["best_epoch"] is None else int(state["best_epoch"])
         self.best_value = float(state["best_value"])
         self.best = copy.deepcopy(state["best"])
+        es = state.get("early_stopping") or {}
+        self.es_value = float(es.get("value", self.es_value))
+        self.es_bad_epochs = int(es.get("bad_epochs", 0))
+        self.stopped_early = es.get("stopped")
+        saved_epochs = int(state.get("train_epochs", t.epochs))
+        if self.stopped_early is not None and t.epochs > saved_epochs:
+            self.stopped_early = None  # extended: the patience starts again
+            self.es_bad_epochs = 0
         self.history = copy.deepcopy(state["history"])
         # the step holds views of the optimizer's state tensors, replaced by the load above
         self.step = self._choose_step()
 
     # -- one epoch ---------------------------------------------------------------------------
 
-    def train_epoch(self, on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """One pass over the training rows in a fresh seeded order; returns the mean loss as a
-        0-d tensor on the device (read by the caller once per epoch)."""
+    def train_epoch(
+        self,
+        on_progress: Callable[[int, int], None] | None = None,
+        sink: RunSink | None = None,
+    ) -> torch.Tensor:
+        """One pass over the training rows in a fresh seeded order (or the rest of one, from
+        a mid-epoch state); returns the mean loss as a 0-d tensor on the device (read by the
+        caller once per epoch). With a `sink` and `train.checkpoint_every: N`, the state goes
+        to `sink.save_state` after every N-th optimizer step but the epoch's last (whose
+        state is the epoch end's)."""
         s = self.setup
         s.model.train()
         x, y = s.x_train, s.y_train
         n, bs = x.shape[0], s.cfg.train.batch_size
+        self._epoch_order = self.gen.get_state()  # a resume draws this epoch's order again
         if bs < n:  # one shuffled copy per epoch into a reused buffer; batches are views of it
             perm = torch.randperm(n, generator=self.gen).to(x.device, non_blocking=True)
             if self._buf_x is None or self._buf_y is None:
@@ -187,23 +296,57 @@ class Trainer:
             x, y = self._buf_x, self._buf_y
         n_batches = math.ceil(n / bs)
         losses = torch.empty(n_batches, device=s.device)
+        start = min(self.step_in_epoch, n_batches)  # > 0: resumed inside this epoch
+        if start and self._epoch_losses is not None:
+            losses[:start] = self._epoch_losses.to(losses.device)
         step = self.step
+        schedule = self.schedule if self.schedule.per_step else None
+        group = s.optimizer.param_groups[0]
+        every = s.cfg.train.checkpoint_steps if sink is not None else 0
         report_every = max(1, n_batches // 100)
         dev = s.device
-        for i in range(n_batches):
+        gs = self.global_step
+        self._epoch_lr = float(group["lr"])
+        for i in range(start, n_batches):
             xb, yb = x[i * bs : (i + 1) * bs], y[i * bs : (i + 1) * bs]
             if not s.on_device:
                 xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+            if schedule is not None:
+                self._epoch_lr = float(group["lr"])  # the lr this step uses
             losses[i] = step(xb, yb)
+            gs += 1
+            if schedule is not None:
+                schedule.after_step()
+            if every and gs % every == 0 and i + 1 < n_batches and sink is not None:
+                self.global_step, self.step_in_epoch = gs, i + 1
+                self._epoch_losses = losses[: i + 1]
+                self._check_finite(losses[: i + 1], gs)  # a diverged state is never saved
+                sink.save_state(self.state_dict())
             if on_progress is not None and (i + 1) % report_every == 0:
                 on_progress(min((i + 1) * bs, n), n)
-        self.global_step += n_batches
+        self.global_step = gs
+        self.step_in_epoch = 0
+        self._epoch_losses = None
         # the last batch may be short: weight each batch loss by its rows
         if n % bs:
             weights = torch.full((n_batches,), float(bs), device=s.device)
             weights[-1] = n % bs
             return (losses * weights).sum() / n
         return losses.mean()
+
+    def _weights_finite(self, extra: torch.Tensor | None = None) -> bool:
+        """One host sync: every weight (and every value of `extra`) is finite."""
+        checks = [torch.isfinite(p).all() for p in self.setup.model.parameters()]
+        if extra is not None:
+            checks.append(torch.isfinite(extra).all())
+        return bool(torch.stack(checks).all()) if checks else True
+
+    def _check_finite(self, losses: torch.Tensor, global_step: int) -> None:
+        if not self._weights_finite(losses):
+            raise self._diverged(
+                self.epoch + 1,
+                f"the training loss or the weights are not finite by step {global_step}",
+            )
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -213,13 +356,13 @@ class Trainer:
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> FitResult:
-        """Train from the current state up to `train.epochs`."""
+        """Train from the current state up to `train.epochs`, or until early stopping."""
         threads = _cpu_threads_for(self.setup)
         previous = torch.get_num_threads()
         if threads is not None:
             torch.set_num_threads(threads)
         try:
-            return self._fit(sink or NullSink(), on_epoch, on_progress)
+            return self._fit(sink, on_epoch, on_progress)
         finally:
             torch.set_num_threads(previous)
 
@@ -231,19 +374,64 @@ class Trainer:
         )
         return DivergenceError(f"epoch {epoch}", f"{what}; stopped ({kept})")
 
+    def _improves(self, value: float, than: float, by: float = 0.0) -> bool:
+        return value > than + by if self.maximize else value < than - by
+
+    def _judge(self, row: dict[str, Any]) -> bool:
+        """Update the best epoch and the early-stopping counters with this epoch's row;
+        True when its model is the best so far (to be saved)."""
+        epoch = row["epoch"]
+        value = row.get(self.monitor)
+        if self.monitor not in row:  # no validation rows: the last epoch is the model kept
+            improved = True
+        elif value is None or not math.isfinite(value):  # n/a (one class): keep the first
+            improved = self.best_epoch is None
+        else:
+            improved = self._improves(value, self.best_value)
+            if improved:
+                self.best_value = value
+        if improved:
+            self.best_epoch = epoch
+            self.best = row
+        es = self.setup.cfg.train.early_stopping
+        if es is not None:
+            if (
+                value is not None
+                and math.isfinite(value)
+                and self._improves(value, self.es_value, es.min_delta)
+            ):
+                self.es_value = value
+                self.es_bad_epochs = 0
+            else:
+                self.es_bad_epochs += 1
+            if self.es_bad_epochs >= es.patience:
+                self.stopped_early = (
+                    f"early stopping: {es.metric} did not improve by {es.min_delta} for "
+                    f"{es.patience} epochs (best {_fmt(self.best_value)} at epoch "
+                    f"{self.best_epoch})"
+                )
+        return improved
+
     def _fit(
         self,
-        sink: RunSink,
+        sink: RunSink | None,
         on_epoch: Callable[[dict[str, Any]], None] | None,
         on_progress: Callable[[int, int], None] | None,
     ) -> FitResult:
         s = self.setup
+        # a NullSink keeps nothing: the state is not even built for it
+        keeps = sink is not None and not isinstance(sink, NullSink)
+        out: RunSink = sink if sink is not None else NullSink()
         result = FitResult()
         started = time.perf_counter()
         n_train = s.x_train.shape[0]
-        for epoch in range(self.epoch + 1, s.cfg.train.epochs + 1):
+        epochs = s.cfg.train.epochs
+        bs = s.cfg.train.batch_size
+        epoch = self.epoch + 1
+        while self.stopped_early is None and epoch <= epochs:
             t0 = time.perf_counter()
-            loss_t = self.train_epoch(on_progress)
+            rows = n_train - min(self.step_in_epoch * bs, n_train)  # rows trained here
+            loss_t = self.train_epoch(on_progress, out if keeps else None)
             train_loss = float(loss_t)  # the one host sync of the epoch
             train_seconds = time.perf_counter() - t0
             row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
@@ -259,27 +447,29 @@ class Trainer:
                         f"validation loss is {row['val_loss']} (the model's output on some "
                         "held-out rows is not finite)",
                     )
+            elif not self._weights_finite():
+                raise self._diverged(epoch, "the model's weights are not finite")
+            row["lr"] = self._epoch_lr
             seconds = time.perf_counter() - t0
             row["seconds"] = round(seconds, 6)
-            row["rows_per_s"] = round(n_train / train_seconds, 1) if train_seconds > 0 else None
+            row["rows_per_s"] = round(rows / train_seconds, 1) if train_seconds > 0 else None
             self.history.append(row)
             self.epoch = epoch
-            sink.log_epoch(row)
-            val_loss = row.get("val_loss")
-            improved = val_loss is None or (math.isfinite(val_loss) and val_loss < self.best_value)
-            if improved:
-                if val_loss is not None:
-                    self.best_value = val_loss
-                self.best_epoch = epoch
-                self.best = row
+            out.log_epoch(row)
+            if self._judge(row):
                 result.artifact = make_artifact(s, epoch, row)
-                sink.save_model(result.artifact)
+                out.save_model(result.artifact)
+            self.schedule.after_epoch(epoch, row)
+            if keeps:
+                out.save_state(self.state_dict())
             if on_epoch is not None:
                 on_epoch(row)
+            epoch += 1
         result.history = list(self.history)
         result.best_epoch = self.best_epoch
         result.best = self.best
         result.seconds = time.perf_counter() - started
+        result.stop_reason = self.stopped_early or f"reached train.epochs ({epochs})"
         return result
 
 

@@ -13,23 +13,30 @@ from sigmoidnet.engine.manual_step import ManualStep
 
 
 @pytest.mark.parametrize(
-    ("activation", "hidden", "pos_weight"),
+    ("activation", "hidden", "pos_weight", "extra"),
     [
-        ("relu", "[16]", "null"),
-        ("relu", "[]", "null"),
-        ("tanh", "[8, 8]", "auto"),
-        ("sigmoid", "[8]", "[2.0, 0.5]"),
-        ("leaky_relu", "[8, 4]", "null"),
+        ("relu", "[16]", "null", []),
+        ("relu", "[]", "null", []),
+        ("tanh", "[8, 8]", "auto", []),
+        ("sigmoid", "[8]", "[2.0, 0.5]", []),
+        ("leaky_relu", "[8, 4]", "null", []),
+        # clipping (a max_norm small enough to clip every step) and lr schedules keep the
+        # hand-derived step: it must still equal autograd's
+        ("relu", "[16]", "null", ["train.grad_clip=0.05"]),
+        ("tanh", "[8]", "auto", ["train.grad_clip=0.2", "train.lr_schedule=onecycle"]),
+        ("relu", "[8]", "null", ["train.lr_schedule=cosine", "train.warmup_epochs=1"]),
+        ("relu", "[8]", "null", ["train.optimizer=sgd", "train.grad_clip=0.1"]),
     ],
 )
 def test_manual_step_matches_autograd(
-    learnable_config: Path, activation: str, hidden: str, pos_weight: str
+    learnable_config: Path, activation: str, hidden: str, pos_weight: str, extra: list[str]
 ) -> None:
     sets = [
         f"model.activation={activation}",
         f"model.hidden_sizes={hidden}",
         f"train.pos_weight={pos_weight}",
         "train.epochs=3",
+        *extra,
     ]
     cfg = load_config(learnable_config, sets)
     manual = prepare(cfg)
