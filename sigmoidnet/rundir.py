@@ -31,6 +31,8 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 MODEL = "model.safetensors"
 LATEST = "latest"
+STATE = "state.safetensors"  # the resumable state (sigmoidnet.engine.checkpoint)
+STATUS = "status.json"  # how the last attempt ended: finished, early_stopped, diverged, ...
 
 
 #: the longest run name, in UTF-8 bytes: with `-<YYYYmmdd-HHMMSS>-<k>` it stays a
@@ -82,6 +84,8 @@ class RunDir:
         self.path = path
         self.has_model = False  # a model has been saved here
         self.model_epoch: int | None = None  # and the epoch it is of
+        self.has_state = False  # a resumable state has been saved here
+        self.state_extra: dict[str, Any] = {}  # saved with every state (the data's fingerprint)
         self._created = list(created or [])  # folders of out_dir this run created
         self._rows: list[str] = []
 
@@ -103,10 +107,12 @@ class RunDir:
         try:
             path = cls._new_folder(out, name)
             run = cls(path, created)
+            lock_run(path)
             run._write(path / CONFIG, cfg.to_yaml().encode())
             run._write_metrics()
         except BaseException as e:  # an interruption included: nothing is left behind
             if path is not None:
+                unlock_run(path)
                 shutil.rmtree(path, ignore_errors=True)
             remove_dirs(created)
             if isinstance(e, OutputError):
@@ -137,6 +143,34 @@ class RunDir:
 
     def _write_metrics(self) -> None:
         self._write(self.path / METRICS, "".join(self._rows).encode())
+
+    @classmethod
+    def reopen(cls, path: Path, history: list[dict[str, Any]], model_epoch: int | None) -> RunDir:
+        """The run directory of `train --resume`: `metrics.jsonl` is rewritten from the
+        state's history (a row logged after the last state was saved is logged again, once,
+        when the resumed run reaches it)."""
+        run = cls(path)
+        run.has_state = True
+        run.has_model = (path / MODEL).is_file()
+        run.model_epoch = model_epoch if run.has_model else None
+        run._rows = [json.dumps(row, allow_nan=True) + "\n" for row in history]
+        run._write_metrics()
+        return run
+
+    def write_config(self, cfg: Config) -> None:
+        """Rewrite `config.yaml` (a resume that extends the run, or lowers its lr)."""
+        self._write(self.path / CONFIG, cfg.to_yaml().encode())
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        from sigmoidnet.engine.checkpoint import save_state
+
+        save_state(self.path / STATE, {**state, **self.state_extra})
+        self.has_state = True
+
+    def write_status(self, status: str, **info: Any) -> None:
+        """`status.json`: how this attempt ended (read by `train --resume`)."""
+        text = json.dumps({"status": status, **info}, allow_nan=True) + "\n"
+        self._write(self.path / STATUS, text.encode())
 
     def log_epoch(self, row: dict[str, Any]) -> None:
         # the whole (small) file is rewritten atomically: never a torn last line
@@ -169,9 +203,12 @@ class RunDir:
                 raise output_error(str(self.path.parent / LATEST), e, _WRITE) from None
 
     def abandon(self) -> bool:
-        """After a failure or an interruption: keep the run if it holds a model (True);
-        otherwise remove it, and the folders of out_dir it created (False)."""
+        """After a failure or an interruption: keep the run if it holds a model or a
+        resumable state (True); otherwise remove it, and the folders of out_dir it created
+        (False)."""
         if self.has_model and (self.path / MODEL).is_file():
+            return True
+        if self.has_state and (self.path / STATE).is_file():
             return True
         self._remove()
         return False
@@ -300,3 +337,79 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not f.is_file():
         return []
     return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+
+def find_resumable(run: str | Path) -> Path:
+    """The run directory `train --resume` continues: a folder with its `config.yaml` and a
+    resumable state. Every problem is a one-line `CheckpointError` (exit 4)."""
+    from sigmoidnet.fsutil import input_file_problem
+
+    path = Path(run)
+    if path.is_symlink() and path.name == LATEST:  # `runs/latest`: the run it points at
+        with contextlib.suppress(OSError):
+            path = path.parent / path.readlink()
+    problem = input_file_problem(path, missing="run directory not found")
+    if problem != "is a directory":
+        raise CheckpointError(str(run), problem or "not a run directory (a file)")
+    config_problem = input_file_problem(path / CONFIG, missing="")
+    if config_problem is not None:
+        what = config_problem or "missing"
+        raise CheckpointError(str(path / CONFIG), f"{what}: not a sigmoidnet run directory")
+    state_problem = input_file_problem(path / STATE, missing="")
+    if state_problem == "":
+        raise CheckpointError(
+            str(path),
+            f"no {STATE} in this run directory: it was stopped before its first state was "
+            "saved, or made by a sigmoidnet without resume; train it again",
+        )
+    if state_problem is not None:
+        raise CheckpointError(str(path / STATE), state_problem)
+    return path
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """`status.json` of a run ({} when absent or unreadable: a run killed while training)."""
+    try:
+        value = json.loads((path / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+_LOCKS: dict[str, int] = {}  # run directories this process trains: their locked descriptors
+
+
+def lock_run(path: Path) -> None:
+    """Hold an exclusive lock on a run directory for the life of this process, so that a
+    second `train --resume` of a run being trained is refused (exit 4) rather than two
+    processes writing one state. POSIX `flock` on the folder; where it is not available
+    (Windows) this does nothing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    key = str(path.resolve())
+    if key in _LOCKS:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # an unreadable folder is reported by what reads it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CheckpointError(
+            str(path), "is being trained by another sigmoidnet process; wait for it or stop it"
+        ) from None
+    except OSError:
+        os.close(fd)
+        return  # a file system without locks: nothing to hold
+    _LOCKS[key] = fd
+
+
+def unlock_run(path: Path) -> None:
+    """Release `lock_run(path)` (the end of a `train`)."""
+    fd = _LOCKS.pop(str(path.resolve()), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the lock

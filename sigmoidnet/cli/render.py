@@ -164,6 +164,7 @@ _EPOCH_COLUMNS = [
     ("val_accuracy", "val acc", 8),
     ("val_f1", "val F1", 7),
     ("val_roc_auc", "val AUC", 8),
+    ("lr", "lr", 8),
     ("seconds", "seconds", 8),
     ("rows_per_s", "rows/s", 10),
 ]
@@ -216,14 +217,20 @@ def _escape(text: str, limit: int) -> str:
 
 class TrainReporter:
     """Per-epoch output of `train`: a Rich row per epoch (with a transient progress bar for
-    epochs that last more than a moment), JSON lines with `--json`, nothing with `--quiet`."""
+    epochs that last more than a moment), JSON lines with `--json`, nothing with `--quiet`.
+    The `lr` column is shown with `lr_column` (a schedule or a warmup: the lr changes); the
+    JSON rows always hold `lr`."""
 
     PROGRESS_AFTER_S = 0.5
 
-    def __init__(self, mode: str, epochs: int, has_val: bool) -> None:
+    def __init__(self, mode: str, epochs: int, has_val: bool, lr_column: bool = False) -> None:
         self.mode = mode  # "rich" | "json" | "quiet"
         self.epochs = epochs
-        self.columns = [c for c in _EPOCH_COLUMNS if has_val or not c[0].startswith("val_")]
+        self.columns = [
+            c
+            for c in _EPOCH_COLUMNS
+            if (has_val or not c[0].startswith("val_")) and (lr_column or c[0] != "lr")
+        ]
         self.console = _console() if mode == "rich" else None
         self._header_done = False
         self._progress: Progress | None = None
@@ -303,6 +310,8 @@ class TrainReporter:
                     cell = "n/a" if v is None else f"{v:,.0f}"
                 elif key == "seconds":
                     cell = fmt(v, 3)
+                elif key == "lr":
+                    cell = "n/a" if v is None else f"{v:.3g}"
                 else:
                     cell = fmt(v, 6 if key.endswith("loss") else 4)
                 cells.append(f"{cell:>{w}}")
@@ -315,11 +324,22 @@ class TrainReporter:
 
     @_stdout_writes
     def summary(
-        self, best_epoch: int | None, best: dict[str, Any], run_dir: str, seconds: float
+        self,
+        best_epoch: int | None,
+        best: dict[str, Any],
+        run_dir: str,
+        seconds: float,
+        stop_reason: str = "",
     ) -> None:
+        """The best epoch, the time and the model's path; why training stopped (with
+        `--json` on stderr alone: stdout holds the epoch objects only)."""
         if self.mode == "json":
-            return  # stdout holds the epoch objects only
+            if stop_reason:
+                hint(f"stopped: {one_line(stop_reason)}")
+            return
         con = self.console or _console()
+        if stop_reason:
+            con.print(f"stopped: {_escape(stop_reason, 200)}")
         if best_epoch is None:
             con.print(f"no model saved; run directory: {run_dir}")
             return

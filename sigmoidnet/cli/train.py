@@ -1,24 +1,32 @@
-"""`sigmoidnet train`: train a model from a YAML config and write a run directory."""
+"""`sigmoidnet train`: train a model from a YAML config and write a run directory, or
+continue one (`--resume RUN_DIR`) exactly where its last saved state left off."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sigmoidnet.cli import render
 from sigmoidnet.cli._boundary import boundary
-from sigmoidnet.cli._options import PATH_CHECKS, ConfigOpt, SetOpt
-from sigmoidnet.errors import InterruptedError_
+from sigmoidnet.cli._options import PATH_CHECKS, SetOpt
+from sigmoidnet.errors import DivergenceError, InterruptedError_, UsageError
 
 if TYPE_CHECKING:
+    from sigmoidnet.engine import Setup, Trainer
     from sigmoidnet.rundir import RunDir
 
 
 @boundary
 def train(
-    config: ConfigOpt,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="YAML config file (not needed with --resume).", **PATH_CHECKS
+        ),
+    ] = None,
     set_: SetOpt = None,
     out: Annotated[
         Path | None,
@@ -28,6 +36,15 @@ def train(
         str | None,
         typer.Option("--device", help="auto | cpu | cuda | cuda:N | mps (overrides device)."),
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue this run directory from its last saved state, with its own "
+            "config (--set train.epochs=N extends it).",
+            **PATH_CHECKS,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     json_: Annotated[
         bool,
@@ -35,56 +52,176 @@ def train(
     ] = False,
 ) -> None:
     """Train a model from a YAML config and write a run directory."""
-    from sigmoidnet.config import load_config
-
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")
+    mode = "json" if json_ else ("quiet" if quiet else "rich")
+    if resume is not None:
+        if out is not None:
+            raise UsageError("--out", "does not apply to --resume: the run stays where it is")
+        _resume(resume, config, overrides, mode)
+        return
+    if config is None:
+        raise UsageError(
+            "--config", "missing: give --config FILE, or --resume RUN_DIR to continue a run"
+        )
+    from sigmoidnet.config import load_config
+
     cfg = load_config(config, overrides)
-    from sigmoidnet.engine import fit, prepare
-    from sigmoidnet.fsutil import OutputError
-    from sigmoidnet.rundir import RunDir
+    from sigmoidnet.engine import Trainer, prepare
+    from sigmoidnet.engine.resume import data_digest
+    from sigmoidnet.rundir import RunDir, unlock_run
 
     try:
         setup = prepare(cfg)  # everything is checked before anything is written
+        trainer = Trainer(setup)
+        digest = data_digest(setup.data)  # kept in each state: a resume checks its data
         run = RunDir.create(out if out is not None else cfg.out_dir, cfg.name, setup.cfg)
     except KeyboardInterrupt:  # RunDir.create removes what it had made
         raise _interrupted(None, kept=False) from None
     try:
-        mode = "json" if json_ else ("quiet" if quiet else "rich")
+        _run(setup, trainer, run, mode, digest)
+    finally:
+        unlock_run(run.path)
+
+
+def _resume(path: Path, config: Path | None, overrides: list[str], mode: str) -> None:
+    from sigmoidnet.rundir import find_resumable, lock_run, unlock_run
+
+    run_path = find_resumable(path)
+    lock_run(run_path)
+    try:
+        _resume_locked(run_path, config, overrides, mode)
+    except KeyboardInterrupt:  # before training resumed: the run is as it was
+        raise InterruptedError_(
+            "train", f"interrupted; continue with: sigmoidnet train --resume {run_path}"
+        ) from None
+    finally:
+        unlock_run(run_path)
+
+
+def _resume_locked(run_path: Path, config: Path | None, overrides: list[str], mode: str) -> None:
+    from sigmoidnet.engine import Trainer, prepare
+    from sigmoidnet.engine.checkpoint import load_state
+    from sigmoidnet.engine.resume import check_same_data, data_digest, resume_config
+    from sigmoidnet.rundir import STATE, RunDir, read_status
+
+    status = read_status(run_path)
+    _, cfg, changed = resume_config(run_path, overrides, config, status.get("status") == "diverged")
+    state = load_state(run_path / STATE)  # a damaged state is exit 4, before anything is done
+    if _already_complete(state, cfg.train.epochs, run_path):
+        return
+    stored_digest = state.pop("data_digest", None)
+    setup = prepare(cfg)
+    digest = data_digest(setup.data)
+    check_same_data(stored_digest, digest, str(cfg.data.path or "data"))
+    trainer = Trainer(setup)
+    trainer.load_state_dict(state)
+    run = RunDir.reopen(run_path, trainer.history, trainer.best_epoch)
+    if changed:  # an extension (or a lower lr after a divergence): the run's config says so
+        run.write_config(setup.cfg)
+    _run(setup, trainer, run, mode, digest, resumed=True)
+
+
+def _already_complete(state: dict[str, Any], epochs: int, run_path: Path) -> bool:
+    """True (with a note) when the saved state has nothing left to train: its epochs are
+    done, or early stopping ended it and train.epochs was not raised. Fewer epochs than
+    the run has done is exit 2."""
+    done = int(state.get("epoch", 0))
+    step = int(state.get("step_in_epoch", 0) or 0)
+    if epochs < done or (epochs == done and step):
+        raise UsageError(
+            "train.epochs",
+            f"{epochs} is fewer than the {done} epochs {run_path} has done; a resume can "
+            "only keep or raise it",
+        )
+    stopped = (state.get("early_stopping") or {}).get("stopped")
+    saved_epochs = int(state.get("train_epochs", epochs))
+    if done >= epochs or (stopped and epochs <= saved_epochs):
+        why = f"early stopping ended it at epoch {done}" if stopped else f"{done} epochs done"
+        render.note(
+            f"{run_path}: already complete ({why}); nothing to do. Extend it with "
+            "--set train.epochs=N"
+        )
+        return True
+    return False
+
+
+def _run(
+    setup: Setup, trainer: Trainer, run: RunDir, mode: str, digest: str, resumed: bool = False
+) -> None:
+    from sigmoidnet.fsutil import OutputError  # imported already (by the run directory)
+
+    cfg = setup.cfg
+    run.state_extra["data_digest"] = digest
+    try:
         has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
-        rep = render.TrainReporter(mode, cfg.train.epochs, has_val)
+        t = cfg.train
+        lr_moves = t.lr_schedule.name != "constant" or t.warmup_epochs > 0
+        rep = render.TrainReporter(mode, t.epochs, has_val, lr_column=lr_moves)
         try:
             d = setup.data
-            rep.start(d.description, str(setup.device), str(run.path), d.columns, d.notes)
-            result = fit(setup, run, on_epoch=rep.epoch, on_progress=rep.progress)
+            notes = list(d.notes)
+            if resumed:
+                notes.append(_resume_note(trainer, run))
+            rep.start(d.description, str(setup.device), str(run.path), d.columns, notes)
+            result = trainer.fit(run, on_epoch=rep.epoch, on_progress=rep.progress)
         finally:
             rep.close()
-        rep.summary(result.best_epoch, result.best, str(run.path), result.seconds)
+        stop_reason = str(getattr(result, "stop_reason", "") or "")
+        status = "early_stopped" if stop_reason.startswith("early stopping") else "finished"
+        run.write_status(status, epoch=trainer.epoch, reason=stop_reason)
+        rep.summary(result.best_epoch, result.best, str(run.path), result.seconds, stop_reason)
     except BaseException as e:
-        # a run that holds no model is removed (nothing is left behind); one that holds a
-        # model is kept, and the error line says so
+        # a run that holds no model and no resumable state is removed (nothing is left
+        # behind); one that holds either is kept, and the error line says so
         kept = run.abandon()
+        if kept:
+            ending = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            if isinstance(e, DivergenceError):
+                ending = "diverged"
+            with contextlib.suppress(Exception):
+                run.write_status(ending, epoch=trainer.epoch)
         if isinstance(e, KeyboardInterrupt):
             raise _interrupted(run, kept) from None
         if isinstance(e, OutputError):
             raise OutputError(e.where, e.what + _kept(run, kept), e.exit_code) from None
+        if isinstance(e, DivergenceError) and run.has_state:
+            raise DivergenceError(
+                e.where,
+                e.what + f"; to continue, lower train.lr: sigmoidnet train --resume {run.path} "
+                "--set train.lr=...",
+            ) from None
         raise
 
 
+def _resume_note(trainer: Trainer, run: RunDir) -> str:
+    state: dict[str, Any] = trainer.state_dict()
+    step = int(state.get("step_in_epoch", 0) or 0)
+    where = f"epoch {trainer.epoch + 1}, step {step + 1}" if step else f"epoch {trainer.epoch + 1}"
+    return f"{run.path}: resumed at {where} from its saved state"
+
+
 def _kept(run: RunDir, kept: bool) -> str:
-    if kept:
+    if kept and run.has_model:
         return f"; the best model so far (epoch {run.model_epoch}) is kept in {run.path}"
+    if kept:
+        return f"; its resumable state is kept in {run.path}"
     return "; no model was saved, nothing is kept"
 
 
 def _interrupted(run: RunDir | None, kept: bool) -> InterruptedError_:
-    """The error (exit 130) of a run stopped by Ctrl-C / SIGTERM: what was kept, and where."""
+    """The error (exit 130) of a run stopped by Ctrl-C / SIGTERM: what was kept, and where,
+    and how to continue it."""
     if run is not None and kept:
-        return InterruptedError_(
-            "train",
-            f"interrupted; the best model so far (epoch {run.model_epoch}) is in {run.path}",
-        )
+        again = f"; continue with: sigmoidnet train --resume {run.path}" if run.has_state else ""
+        if run.has_model:
+            return InterruptedError_(
+                "train",
+                f"interrupted; the best model so far (epoch {run.model_epoch}) is in "
+                f"{run.path}{again}",
+            )
+        return InterruptedError_("train", f"interrupted; no model yet{again}")
     return InterruptedError_("train", "interrupted before a model was saved; nothing is kept")
 
 

@@ -203,19 +203,27 @@ def test_train_interrupted_after_a_model_keeps_it(
     cfg = train_config(tmp_path, learnable_csv)
     runs = tmp_path / "new" / "runs"
     model = runs / "latest" / "model.safetensors"
-    result = interrupted(["train", "--config", str(cfg), "-q"], model.is_file, sig)
+    state = runs / "latest" / "state.safetensors"  # saved right after the model
+    result = interrupted(
+        ["train", "--config", str(cfg), "-q"], lambda: model.is_file() and state.is_file(), sig
+    )
     assert result is not None
     run = (runs / "latest").resolve()
     code, err = result
     epoch = artifact.load(run / "model.safetensors").epoch
     assert (code, err) == (
         130,
-        f"error: train: interrupted; the best model so far (epoch {epoch}) is in {run}\n",
+        f"error: train: interrupted; the best model so far (epoch {epoch}) is in {run}; "
+        f"continue with: sigmoidnet train --resume {run}\n",
     )
     assert temporaries(runs) == []
-    assert sorted(p.name for p in run.iterdir()) == [
-        "config.yaml", "metrics.jsonl", "model.safetensors",
-    ]  # fmt: skip
+    names = sorted(p.name for p in run.iterdir())
+    assert {"config.yaml", "metrics.jsonl", "model.safetensors", "state.safetensors"} <= set(names)
+    assert set(names) <= {
+        "config.yaml", "metrics.jsonl", "model.safetensors", "state.safetensors",
+        "state.prev.safetensors", "status.json",
+    }  # fmt: skip
+    assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
 
 
 @pytest.mark.parametrize("sig", SIGNALS_SIGINT_SLOW)

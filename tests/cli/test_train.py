@@ -27,6 +27,9 @@ def test_train_seed_example_writes_a_run(tmp_path: Path) -> None:
         "config.yaml",
         "metrics.jsonl",
         "model.safetensors",
+        "state.prev.safetensors",
+        "state.safetensors",
+        "status.json",
     ]
     assert (out / "latest").resolve() == run.resolve()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
