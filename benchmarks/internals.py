@@ -72,3 +72,57 @@ def sigmoidnet_version() -> str:
     from sigmoidnet import __version__
 
     return __version__
+
+
+def checkpoint_cost(
+    cfg_path: Path, state_path: Path, epochs: int, overrides: Sequence[str] = ()
+) -> list[tuple[float, float]]:
+    """Train `epochs` epochs through the engine's `Trainer.fit` with a sink that saves the
+    resumable state at every epoch's end — as a run directory does: `Trainer.state_dict()`
+    then `engine.checkpoint.save_state` (atomic, file and folder fsynced) — and return, per
+    epoch, (the epoch's wall seconds, from one `on_epoch` to the next, state included; the
+    seconds the state took: building it and writing it)."""
+    import time
+
+    from sigmoidnet.config import load_config
+    from sigmoidnet.engine import Trainer, prepare
+    from sigmoidnet.engine.checkpoint import save_state
+
+    cfg = load_config(cfg_path, [*overrides, f"train.epochs={epochs}"])
+    trainer = Trainer(prepare(cfg, "cpu"))
+    spent: list[float] = [0.0]
+    build = trainer.state_dict
+
+    def timed_state() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        state = build()
+        spent[-1] += time.perf_counter() - t0
+        return state
+
+    trainer.state_dict = timed_state  # type: ignore[method-assign]
+
+    class Sink:
+        def log_epoch(self, row: dict[str, Any]) -> None:
+            pass
+
+        def save_model(self, artifact: Any) -> None:
+            pass
+
+        def save_state(self, state: dict[str, Any]) -> None:
+            t0 = time.perf_counter()
+            save_state(state_path, state)
+            spent[-1] += time.perf_counter() - t0
+
+    marks = [time.perf_counter()]
+    out: list[tuple[float, float]] = []
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        out.append((now - marks[-1], spent[-1]))
+        marks.append(now)
+        spent.append(0.0)
+
+    trainer.fit(Sink(), on_epoch=on_epoch)
+    del trainer
+    gc.collect()
+    return out

@@ -22,6 +22,8 @@ described in its module's docstring, benchmarks/sections/<name>.py:
 - sgemm: the machine's float32 `torch.mm` peak;
 - throughput: epochs of sigmoidnet's engine (through `prepare` and `fit`), of the careful
   hand-written loop and of the idiomatic DataLoader loop; rows/s, GFLOP/s, share of the peak;
+- checkpoint: what saving the resumable state at every epoch's end costs, as a share of
+  training time (target: at most 3%);
 - cuda (only when `torch.cuda.is_available()`): the engine in fp32 and bf16 and the
   hand-written loop on the GPU;
 - load: sigmoidnet's `load_dataset` against pandas and pyarrow readers (csv and parquet);
@@ -57,6 +59,7 @@ from typing import Any
 from benchmarks.files import make_files
 from benchmarks.harness import FULL, QUICK, REPO, Plan, Results, meta, print_report, progress
 from benchmarks.sections import (
+    checkpoint,
     command,
     cuda,
     load,
@@ -72,6 +75,7 @@ SECTIONS = (
     "startup",
     "sgemm",
     "throughput",
+    "checkpoint",
     "cuda",
     "load",
     "mixed",
@@ -142,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sigmoidnet-bench-") as tmp:
         root = Path(tmp)
         guarded("startup", lambda: startup.run(plan, res))
-        needs_files = wanted & {"throughput", "cuda", "load", "command", "predict"}
+        needs_files = wanted & {"throughput", "checkpoint", "cuda", "load", "command", "predict"}
         files = (
             guarded("files", lambda: make_files(root, plan.rows, res), always=True)
             if needs_files
@@ -152,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wanted -= needs_files
         guarded("sgemm", lambda: sgemm.run(plan, res))
         guarded("throughput", lambda: throughput.run(plan, files, res))
+        guarded("checkpoint", lambda: checkpoint.run(plan, files, res))
         guarded("cuda", lambda: cuda.run(plan, files, res))
         guarded("load", lambda: load.run(plan, files, res))
         guarded("mixed", lambda: mixed.run(plan, root, res))

@@ -19,9 +19,10 @@ import torch
 
 from benchmarks import harness, run
 from benchmarks.baselines import HandWrittenLoop, IdiomaticLoop, sgemm_peak
-from benchmarks.files import MIXED_CARDINALITIES, make_files, write_mixed_csv
+from benchmarks.files import MIXED_CARDINALITIES, make_files, npz_config, write_mixed_csv
+from benchmarks.internals import checkpoint_cost
 from benchmarks.problem import make_problem, write_csv, write_npz, write_parquet
-from benchmarks.sections import cuda, mixed
+from benchmarks.sections import checkpoint, cuda, mixed
 from benchmarks.standalone_train import load_parquet, standardize_
 
 
@@ -203,3 +204,21 @@ def test_mixed_section_tiny(tmp_path: Path, numeric_only: bool) -> None:
     else:  # text columns, empty cells and yes/no labels: until sigmoidnet reads them
         assert "sigmoidnet" in res.errors["mixed"] and target.passed is None
     assert not list(tmp_path.glob("*.csv"))  # the tables are deleted
+
+
+def test_checkpoint_section_measures_a_real_state(tmp_path: Path) -> None:
+    from sigmoidnet.engine.checkpoint import load_state
+
+    plan = harness.Plan(**{**harness.QUICK.__dict__, "rows": 2048, "engine_reps": 1})
+    res = harness.Results()
+    files = make_files(tmp_path, plan.rows, res)
+    samples = checkpoint_cost(npz_config(tmp_path / "c.yaml", files.npz), tmp_path / "s", 3)
+    assert len(samples) == 3 and all(wall > ckpt > 0 for wall, ckpt in samples)
+    state = load_state(tmp_path / "s")
+    assert state["epoch"] == 3 and len(state["history"]) == 3  # the last epoch's state
+    checkpoint.run(plan, files, res)
+    out = res.data["checkpoint"]
+    assert out["epochs_timed"] == 3 and out["state_bytes"] > 0 and out["cost"] > 0
+    (target,) = [t for t in res.targets if t.name.startswith("checkpointing")]
+    assert target.ratio == out["cost"]
+    assert not (files.root / "bench-state").exists()
