@@ -171,7 +171,8 @@ def _run(
         stop_reason = str(getattr(result, "stop_reason", "") or "")
         status = "early_stopped" if stop_reason.startswith("early stopping") else "finished"
         run.write_status(status, epoch=trainer.epoch, reason=stop_reason)
-        rep.summary(result.best_epoch, result.best, str(run.path), result.seconds, stop_reason)
+        early = stop_reason if status == "early_stopped" else ""  # else: train.epochs reached
+        rep.summary(result.best_epoch, result.best, str(run.path), result.seconds, early)
     except BaseException as e:
         # a run that holds no model and no resumable state is removed (nothing is left
         # behind); one that holds either is kept, and the error line says so
