@@ -1,6 +1,9 @@
 """The model artifact: one `.safetensors` file, written atomically, loaded without unpickling.
 
-Format 2 (written now). Tensors: the MLP's weights under `model.*`, and the fitted
+Format 4 is written now: format 2's layout, with a real table's preprocessor (format 3: raw
+columns, categories, fill values, missing indicators, label mappings) whose categorical
+columns also list the training values their `<other>` slot pools (format 4). Formats 1-3
+still load. Format 2's layout: tensors: the MLP's weights under `model.*`, and the fitted
 preprocessor's arrays under `preprocess.*` (`preprocess.mean`, `preprocess.std` when the data
 was standardized), all float32. Metadata (safetensors' string map): `format` = "sigmoidnet",
 `format_version`, and `sigmoidnet` = a JSON object with the format version, sigmoidnet
@@ -19,7 +22,7 @@ Loading trusts nothing in the file. In order, before anything is allocated:
 2. the safetensors header (8-byte length, at most `MAX_HEADER_BYTES`, then JSON) is parsed
    with limits: nesting depth `MAX_JSON_DEPTH`, no duplicate keys, Python's int-digit limit;
 3. the `sigmoidnet` metadata is validated by one strict pydantic model per format version
-   (`MetadataV1`, `MetadataV2`): exact types (no float for an int, no string for a number),
+   (`MetadataV1` ... `MetadataV4`): exact types (no float for an int, no string for a number),
    bounded sizes, thresholds finite in [0, 1], names unique and of consistent lengths,
    the architecture equal to the config's model, and **no unknown keys** at any level: every
    writer of a format version writes exactly its key set, and a writer that adds something
@@ -77,7 +80,7 @@ from sigmoidnet.model import MLP, eval_chunk_rows
 from sigmoidnet.preprocess import Preprocessor, PreprocessorStateError
 
 FORMAT = "sigmoidnet"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 #: safetensors' own cap on the JSON header (its Rust reader refuses more)
 MAX_HEADER_BYTES = 100_000_000
@@ -325,10 +328,24 @@ class MetadataV3(MetadataV2):
             Preprocessor.expected_arrays(self.preprocessor.state())
         except PreprocessorStateError as e:
             raise ValueError(f"preprocessor: {e}") from None
+        if self.format_version == 3 and any("pooled" in c for c in self.preprocessor.columns or []):
+            raise ValueError("preprocessor: 'pooled' categories are format 4's")
         return self
 
 
-_SCHEMAS: dict[int, type[_Metadata]] = {1: MetadataV1, 2: MetadataV2, 3: MetadataV3}
+class MetadataV4(MetadataV3):
+    """Format 4: format 3, with the training values each `<other>` slot pools (`pooled` of a
+    categorical column), so that a value never seen in training is counted at inference."""
+
+    format_version: Annotated[StrictInt, Field(ge=4, le=4)]
+
+
+_SCHEMAS: dict[int, type[_Metadata]] = {
+    1: MetadataV1,
+    2: MetadataV2,
+    3: MetadataV3,
+    4: MetadataV4,
+}
 
 
 class TensorEntry(_Strict):

@@ -183,6 +183,38 @@ def test_a_format_2_model_predicts_as_it_did(tmp_path: Path) -> None:
     assert json.loads(report)["n_rows"] == 40
 
 
+def test_a_format_3_model_predicts_as_it_did(tmp_path: Path) -> None:
+    # tests/fixtures/v3 was written by sigmoidnet at 1c60b51 (artifact format 3, before
+    # `pooled`): `sigmoidnet train --config v3.yaml`, then `predict --data v3_new.csv`
+    # (rows with a missing age, a pooled category 'trial' and a new one 'unheard')
+    v3 = FIXTURES.parent / "v3"
+    data = tmp_path / "v3_new.csv"
+    shutil.copy(v3 / "v3_new.csv", data)
+    out = tmp_path / "p.csv"
+    model = str(v3 / "model.safetensors")
+    code, _, err = run_cli("predict", "--checkpoint", model, "--data", str(data), "--out", str(out))
+    assert code == 0, err
+    assert "never seen" not in err  # format 3 cannot tell 'unheard' from a pooled value
+    got = list(csv.reader(out.open()))
+    want = list(csv.reader((v3 / "v3_predictions.csv").open()))
+    assert got[0] == want[0] and len(got) == len(want) == 5
+    np.testing.assert_allclose(
+        [float(r[0]) for r in got[1:]], [float(r[0]) for r in want[1:]], rtol=1e-6, atol=0
+    )
+    assert [r[1] for r in got] == [r[1] for r in want]
+    assert artifact.load(v3 / "model.safetensors").format_version == 3
+    # retrained now (format 4), the same data counts the new category
+    cfg = tmp_path / "v3.yaml"
+    shutil.copy(v3 / "v3.yaml", cfg)
+    shutil.copy(v3 / "v3_data.csv", tmp_path / "v3_data.csv")
+    code, _, err = run_cli("train", "--config", str(cfg), "-q", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    new = str(tmp_path / "r" / "latest" / "model.safetensors")
+    code, _, err = run_cli("predict", "--checkpoint", new, "--data", str(data), "--out", str(out))
+    assert code == 0, err
+    assert "column 'plan': 1 value never seen in training (encoded as <other>)" in err, err
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_predict_refuses_an_out_that_is_the_data_file_by_another_name(
     learnable_config: Path, learnable_csv: Path, link: str

@@ -88,11 +88,30 @@ def to_numpy(arr: Any) -> npt.NDArray[Any]:
     return np.asarray(arr.to_numpy(zero_copy_only=False))  # pragma: no cover - not reached
 
 
+def _text_missing_as_null(arr: Any) -> Any:
+    """A text array with null for each of the CSV reader's missing-value words."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if not _is_string(t):
+        return arr
+    from sigmoidnet.data.formats.csv import MISSING_VALUES
+
+    missing = pc.is_in(arr, value_set=pa.array(list(MISSING_VALUES), t))
+    if pc.any(missing).as_py():
+        arr = pc.if_else(missing, pa.scalar(None, t), arr)
+    return arr
+
+
 def numbers(arr: Any, missing_ok: bool = False) -> npt.NDArray[Any]:
     """Numeric numpy values of an Arrow array (float, int or bool dtype), or raise `Bad`.
 
     A missing value (null) is `Bad`, unless `missing_ok`: the values are then float64 with
-    NaN where they are missing."""
+    NaN where they are missing -- in a text column (a Parquet string column declared
+    numeric, say) an empty string, `NA`, `null`, ... is missing too, as in a CSV file."""
+    if missing_ok:
+        arr = _text_missing_as_null(arr)
     if arr.null_count:
         if not missing_ok:
             i = int(np.argmax(to_numpy(arr.is_null())))

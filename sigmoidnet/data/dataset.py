@@ -561,7 +561,9 @@ def _load_csv(path: str, req: _Request) -> _Part:
     req.check(len(feats), len(labs), path, exact=False)
     pre = req.schema
     text = [] if pre is None else pre.text_names
-    plain_labels = pre is None or all(m.kind == "binary" for m in pre.labels)
+    plain_labels = (pre is None or all(m.kind == "binary" for m in pre.labels)) and not (
+        req.data is not None and set(req.data.positive or {}) & set(labs)
+    )  # data.positive for a label: LabelMap maps it (the C parser takes 0/1 as they are)
     if req.data is not None and req.data.categorical:
         text = [*text, *req.data.categorical]
     fast = None

@@ -67,6 +67,9 @@ class ColumnSpec:
     missing_slot: bool = False  # categorical: a `<missing>` slot
     other_slot: bool = False  # categorical: an `<other>` slot (rarer categories pooled)
     n_categories: int = 0  # categorical: distinct values seen in the training rows
+    #: categorical with an `<other>` slot: the training values pooled into it (format 4;
+    #: None for a format-3 model, which cannot tell a pooled value from a new one)
+    pooled: list[str] | None = None
 
     @property
     def numeric(self) -> bool:
@@ -92,7 +95,7 @@ class ColumnSpec:
         """The JSON description (the fill value is stored as a tensor, not here)."""
         if self.numeric:
             return {"name": self.name, "kind": self.kind, "indicator": self.indicator}
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "categories": list(self.categories),
@@ -100,6 +103,9 @@ class ColumnSpec:
             "other_slot": self.other_slot,
             "n_categories": self.n_categories,
         }
+        if self.pooled is not None:
+            out["pooled"] = list(self.pooled)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnSpec:
@@ -110,6 +116,9 @@ class ColumnSpec:
             raise ValueError(f"bad column description {dict(d)!r:.200}")
         if kind == "categorical":
             keys = {"name", "kind", "categories", "missing_slot", "other_slot", "n_categories"}
+            pooled = d.get("pooled")
+            if "pooled" in d:
+                keys.add("pooled")
             cats = d.get("categories")
             flags = (d.get("missing_slot"), d.get("other_slot"))
             count = d.get("n_categories")
@@ -122,9 +131,11 @@ class ColumnSpec:
                 or not isinstance(count, int)
                 or isinstance(count, bool)
                 or count < len(cats)
+                or not _pooled_ok(pooled, cats, bool(flags[1]), count)
             ):
                 raise ValueError(f"bad categorical column {name!r}")
             spec = cls(name, kind, None, False, list(cats), bool(flags[0]), bool(flags[1]), count)
+            spec.pooled = None if pooled is None else list(pooled)
             if spec.width == 0:
                 raise ValueError(f"categorical column {name!r} has no inputs")
             return spec
@@ -168,8 +179,22 @@ def fit_fill(values: F32, impute: str) -> tuple[float | None, bool]:
     return v, has_missing
 
 
+def _pooled_ok(pooled: Any, cats: list[str], other: bool, count: int) -> bool:
+    """`pooled` (absent: None) agrees with the categories kept and the count of values."""
+    if pooled is None:
+        return True
+    return (
+        isinstance(pooled, list)
+        and other
+        and all(isinstance(v, str) for v in pooled)
+        and len(set(pooled)) == len(pooled) == count - len(cats)
+        and not set(pooled) & set(cats)
+    )
+
+
 def fit_categories(arr: Any, max_categories: int) -> tuple[list[str], bool, bool, int]:
-    """(categories kept, missing slot, other slot, distinct values) of a text column."""
+    """(categories kept, missing slot, other slot, distinct values) of a text column;
+    `pooled_categories` gives the values the `<other>` slot pools."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     counts = pc.value_counts(arr)
@@ -184,6 +209,16 @@ def fit_categories(arr: Any, max_categories: int) -> tuple[list[str], bool, bool
     distinct = len(pairs)
     kept = [v for _, v in pairs[:max_categories]]
     return kept, bool(arr.null_count), distinct > max_categories, distinct
+
+
+def pooled_categories(arr: Any, kept: Sequence[str]) -> list[str]:
+    """The distinct values of a text column that are not `kept`, sorted: what its `<other>`
+    slot pools (stored, so that a value never seen is told from a rare one at inference)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    values = pc.unique(arr.drop_null())
+    rest = pc.filter(values, pc.invert(pc.is_in(values, value_set=pa.array(kept, pa.string()))))
+    return sorted(str(v) for v in rest.to_pylist())
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -225,7 +260,14 @@ def category_index(arr: Any, spec: ColumnSpec) -> tuple[npt.NDArray[np.int64], i
     unseen = 0
     if rest.any():
         if spec.other_slot:
-            idx[rest] = other_at  # pooled (seen in training, but rare) or new: not counted
+            idx[rest] = other_at  # pooled (seen in training, but rare) or new
+            if spec.pooled is not None:  # format 4: the new ones are counted
+                pooled = pa.array(spec.pooled, pa.string())
+                known = np.asarray(
+                    pc.is_in(arr, value_set=pooled).fill_null(True).to_numpy(zero_copy_only=False),
+                    dtype=bool,
+                )
+                unseen = int((rest & ~known).sum())
         else:
             unseen = int(rest.sum())  # every category was kept: these were never seen
     if null.any() and not spec.missing_slot:

@@ -55,6 +55,15 @@ def _num(v: str | float | None) -> float:
     return v
 
 
+def _too_many(shown: list[str]) -> str:
+    """The message of a label column with three or more values (`shown`, sorted)."""
+    listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    return (
+        f"holds {len(shown)} distinct values ({listed}); a label has two "
+        "(list one column per class for a multi-label model)"
+    )
+
+
 def _show_number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
@@ -108,20 +117,18 @@ class LabelMap:
     @classmethod
     def _fit_text(cls, name: str, arr: Any, positive: object) -> LabelMap:
         values = sorted({v for v in pc.unique(arr).to_pylist() if v is not None})
-        if len(values) > 2:
-            lower = {v.lower() for v in values}
-            pair = next((p for p in OBVIOUS_PAIRS if lower == set(p)), None)
-            if pair is not None and positive is None:  # "Yes", "yes", "No": one obvious pair
-                return cls._obvious(name, values, pair)
-            shown = ", ".join(_show(v) for v in values[:5])
-            more = f" and {len(values) - 5} more" if len(values) > 5 else ""
-            raise LabelError(
-                name,
-                f"holds {len(values)} distinct values ({shown}{more}); a label has two "
-                "(list one column per class for a multi-label model)",
-            )
+        folded = {v.lower() for v in values}
+        pair = next((p for p in OBVIOUS_PAIRS if folded and folded <= set(p)), None)
+        if len(values) > 2 and pair is None:  # "Yes", "yes", "No" are one pair; y, yes, n not
+            raise LabelError(name, _too_many([_show(v) for v in values]))
         if positive is not None:
             want = str(positive).lower() if isinstance(positive, bool) else str(positive)
+            if pair is not None and want.lower() in folded:
+                # an obvious pair is compared lower-cased, whichever value is positive:
+                # data.positive "Yes" names "yes" and "YES" too
+                pos = next((v for v in values if v == want), want)
+                neg = next((v for v in values if v.lower() != want.lower()), None)
+                return cls(name, "text", pos, neg, casefold=True)
             if want not in values:
                 found = " and ".join(_show(v) for v in values) or "no values"
                 raise LabelError(
@@ -129,10 +136,8 @@ class LabelMap:
                 )
             other = [v for v in values if v != want]
             return cls(name, "text", want, other[0] if other else None)
-        folded = {v.lower() for v in values}
-        for pair in OBVIOUS_PAIRS:
-            if folded and folded <= set(pair):
-                return cls._obvious(name, values, pair)
+        if pair is not None:
+            return cls._obvious(name, values, pair)
         if not values:
             raise LabelError(name, "has no values")
         shown = " and ".join(_show(v) for v in values)
@@ -164,6 +169,18 @@ class LabelMap:
                 return cls(name, "binary")
             at = int(np.argmin(np.isin(full, (0.0, 1.0)) | np.isnan(full)))
             bad = float(full[at])
+            shown_all = [_show_number(float(v)) for v in distinct]
+            if len(distinct) > 2 and np.isin((0.0, 1.0), distinct).all():
+                # a 0/1 column with a stray value: its first row, and the values
+                listed = ", ".join(shown_all[:5]) + (" ..." if len(shown_all) > 5 else "")
+                raise LabelError(
+                    name,
+                    f"label must be 0 or 1, got {_show_number(bad)} (the column holds "
+                    f"{len(distinct)} distinct values: {listed})",
+                    at,
+                )
+            if len(distinct) > 2:
+                raise LabelError(name, _too_many(shown_all))
             if len(distinct) == 2:
                 shown = " and ".join(_show_number(float(v)) for v in distinct)
                 raise LabelError(
@@ -179,8 +196,7 @@ class LabelMap:
                 name, f"data.positive is {_show(positive)}, but the column holds numbers"
             ) from None
         if len(distinct) > 2:
-            shown = ", ".join(_show_number(float(v)) for v in distinct[:5])
-            raise LabelError(name, f"holds {len(distinct)} distinct values ({shown}, ...)")
+            raise LabelError(name, _too_many([_show_number(float(v)) for v in distinct]))
         if want not in distinct:
             shown = " and ".join(_show_number(float(v)) for v in distinct) or "no values"
             raise LabelError(

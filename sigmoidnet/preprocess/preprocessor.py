@@ -25,6 +25,7 @@ from sigmoidnet.preprocess.columns import (
     category_index,
     fit_categories,
     fit_fill,
+    pooled_categories,
     unique_names,
 )
 from sigmoidnet.preprocess.labels import LabelMap
@@ -217,6 +218,7 @@ class Preprocessor:
                 )
                 spec.categories, spec.missing_slot = cats, has_missing
                 spec.other_slot, spec.n_categories = other, distinct
+                spec.pooled = pooled_categories(block.text[spec.name], cats) if other else None
         self.feature_names = unique_names([n for c in self.columns for n in c.input_names()])
         # plain: nothing is missing (or missing is an error), so filling leaves `nums` as is
         filled, _ = self._filled(nums if self.plain else nums.copy(), block.complete)

@@ -271,7 +271,7 @@ def test_a_published_table_trains_as_it_is(
     data, model, stdout = runs[name]
     _, _, stderr = runs[name + ":stderr"]
     art = artifact.load(model)
-    assert art.format_version == 3
+    assert art.format_version == 4
     assert "" not in art.feature_names and "" not in art.preprocessor.raw_names
     assert art.preprocessor.raw_names == ["age", "plan", "city"]
     assert art.feature_names[:2] == ["age", "age[missing]"]

@@ -328,7 +328,11 @@ BAD_CSV = [
         "label column 'y' holds 0 and 7; say which is the positive "
         "class with data.positive: {y: 7}",
     ),
-    ("a,b,y\n1,2,0\n3,x,7\n4,5,1\n", "column 'y', row 2: label must be 0 or 1, got 7"),
+    (
+        "a,b,y\n1,2,0\n3,x,7\n4,5,1\n",
+        "column 'y', row 2: label must be 0 or 1, got 7 "
+        "(the column holds 3 distinct values: 0, 1, 7)",
+    ),
 ]
 
 

@@ -290,11 +290,6 @@ def test_data_positive_zero_in_a_parquet_file(tmp_path: Path) -> None:
     assert ds.y_train[:, 0].tolist() == [1, 0, 0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: data.positive is ignored for a plain numeric CSV (the C fast path maps 0/1 "
-    "labels as they are); the same file as Parquet, or with a text column, honours it",
-)
 def test_data_positive_zero_in_a_numeric_csv_file(tmp_path: Path) -> None:
     path = table_csv(tmp_path / "p.csv", ["x", "y"], [[1, 0], [2, 1], [3, 1]])
     ds = load(csv_cfg(path, positive={"y": 0}))
@@ -310,26 +305,33 @@ def test_three_text_values_are_refused_naming_them(tmp_path: Path) -> None:
     assert "3 distinct values" in data_error(lambda: load(csv_cfg(path))).message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a numeric label column of three values (1, 2, 3) is refused with 'row 2: "
-    "label must be 0 or 1, got 2' instead of naming its three values, as text labels do",
-)
 def test_three_numbers_are_refused_naming_them(tmp_path: Path) -> None:
     path = labels_csv(tmp_path, [1, 2, 3, 1])
     msg = data_error(lambda: load(csv_cfg(path))).message
     assert "3 distinct values" in msg and "1, 2, 3" in msg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: data.positive on an obvious pair written in two cases (Yes/yes/No) refuses "
-    "the column as '3 distinct values'; without data.positive it maps",
-)
 def test_data_positive_on_case_variants_of_an_obvious_pair(tmp_path: Path) -> None:
     path = labels_csv(tmp_path, ["Yes", "yes", "No"])
     ds = load(csv_cfg(path, positive={"y": "Yes"}))
     assert ds.y_train[:, 0].tolist() == [1, 1, 0]
+    # the negative of an obvious pair may be named positive, in any case it is written
+    ds = load(csv_cfg(path, positive={"y": "no"}))
+    assert ds.y_train[:, 0].tolist() == [0, 0, 1]
+    path = labels_csv(tmp_path, ["NO", "yes", "no"])
+    ds = load(csv_cfg(path, positive={"y": "No"}))
+    assert ds.y_train[:, 0].tolist() == [1, 0, 1]
+    # a value that is not in the column is still refused
+    msg = data_error(lambda: load(csv_cfg(path, positive={"y": "maybe"}))).message
+    assert "data.positive is 'maybe'" in msg
+
+
+def test_data_positive_in_a_numeric_csv_file_is_stored_and_applied(tmp_path: Path) -> None:
+    path = table_csv(tmp_path / "p.csv", ["x", "y"], [[i, i % 2] for i in range(12)])
+    ds, art, _ = trained(tmp_path, csv_cfg(path, model=TINY, positive={"y": 0}))
+    assert ds.y_train[:, 0].tolist() == [1.0, 0.0] * 6  # 0 is the positive class
+    (label,) = art.preprocessor.labels
+    assert (label.kind, label.positive, label.negative) == ("number", 0.0, 1.0)
 
 
 def test_rows_without_a_label_are_dropped_and_counted(tmp_path: Path) -> None:
@@ -461,17 +463,12 @@ def test_unseen_categories_at_predict_go_to_other(tmp_path: Path) -> None:
         x[i, names.index(f"plan={plan}" if plan in ("a", "b") else "plan=<other>")] = 1
         x[i, names.index(f"city={city}" if city in ("x", "y") else "city=<other>")] = 1
     assert np.array_equal(probs, model_probs(art, x))
-    # a missing value where training had none (no <missing> slot) is counted at least
-    # (the never-seen categories should be too: the xfail below)
+    # a missing value where training had none (no <missing> slot) is counted, as are the
+    # never-seen categories (the next test)
     assert notes and notes[0].startswith(f"{data}: column 'plan': ")
     assert notes[0].endswith(" never seen in training (encoded as <other>)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with an <other> slot, a category never seen in training goes to <other> "
-    "uncounted (only a missing value is counted): q, r, s and w give no note",
-)
 def test_unseen_categories_that_go_to_other_are_counted(tmp_path: Path) -> None:
     _, ckpt, data = unseen_model(tmp_path, max_categories=2)
     _, notes, _ = predicted(ckpt, data, tmp_path, batch_rows=2)
@@ -843,12 +840,6 @@ def test_parquet_numbers_as_text_declared_numeric(tmp_path: Path) -> None:
     assert err.message == f"{tmp_path / 'x.parquet'}: column 's', row 3: 'x3' is not a number"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an empty string in a Parquet text column declared numeric is refused as "
-    "'row 3: missing value' (exit 3) although impute is median: it is called missing, "
-    "yet not filled",
-)
 def test_parquet_empty_text_declared_numeric_is_filled(tmp_path: Path) -> None:
     t = pa.table({"s": ["1.5", "2", "", "4"], "y": [0, 1, 0, 1]})
     pq.write_table(t, tmp_path / "s.parquet")
@@ -946,7 +937,7 @@ def test_the_artifact_carries_the_input_schema(tmp_path: Path) -> None:
     ds, art, _ = trained(
         tmp_path, csv_cfg(path, val_fraction=0.25, positive={"y": "no"}, model=TINY)
     )
-    assert art.format_version == 3
+    assert art.format_version == 4
     pre, fitted = art.preprocessor, ds.preprocessor
     assert pre.table and pre.columns == fitted.columns and pre.labels == fitted.labels
     assert pre.ignored == [""] and pre.feature_names == fitted.feature_names == art.feature_names

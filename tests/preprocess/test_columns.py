@@ -72,7 +72,12 @@ def test_other_slot_pools_the_rare_categories() -> None:
     assert pre.feature_names[2:5] == ["plan=basic", "plan=<missing>", "plan=<other>"]
     enc = pre.encode(block([[1, 1], [1, 1], [1, 1]], plan=["gold", "new", "basic"]))
     assert enc.x[:, 2:5].tolist() == [[0, 0, 1], [0, 0, 1], [1, 0, 0]]
-    assert enc.unseen == {}  # pooled and new categories share <other>: not counted
+    # pooled and new categories share <other>; the pooled ones are stored, so the new one
+    # is counted (a format-3 model, which has no `pooled`, counts none)
+    assert plan.pooled is not None and "gold" in plan.pooled and "new" not in plan.pooled
+    assert enc.unseen == {"plan": 1}
+    plan.pooled = None
+    assert pre.encode(block([[1, 1]], plan=["new"])).unseen == {}
 
 
 def test_missing_without_a_fill_value_is_refused() -> None:
@@ -130,3 +135,19 @@ def test_fill_values_must_agree_with_impute() -> None:
     bad = dict(arrays, fill=np.float32([np.nan, 1.0]))
     with pytest.raises(PreprocessorStateError, match="not finite"):
         Preprocessor.from_state(meta, bad)
+
+
+def test_pooled_round_trips_and_a_wrong_one_is_refused() -> None:
+    plan = fitted(max_categories=1).columns[1]
+    d = plan.to_dict()
+    assert d["pooled"] == plan.pooled and ColumnSpec.from_dict(d).pooled == plan.pooled
+    old = {k: v for k, v in d.items() if k != "pooled"}  # format 3: no `pooled`
+    assert ColumnSpec.from_dict(old).pooled is None
+    for bad in (
+        [*d["pooled"], "extra"],  # more values than n_categories - kept
+        [d["categories"][0], *d["pooled"][1:]],  # a kept category
+        [1] * len(d["pooled"]),  # not text
+        "gold",
+    ):
+        with pytest.raises(ValueError, match="bad categorical column"):
+            ColumnSpec.from_dict({**d, "pooled": bad})

@@ -72,7 +72,9 @@ def test_numbers_zero_one_true_false_and_other_pairs() -> None:
     assert m.map(pa.array([2.0, 1.0, None])).tolist()[:2] == [1.0, 0.0]
     with pytest.raises(LabelError) as e:
         LabelMap.fit("y", pa.array([0, 1, 7]))
-    assert e.value.index == 2 and e.value.what == "label must be 0 or 1, got 7"
+    assert e.value.index == 2 and e.value.what == (
+        "label must be 0 or 1, got 7 (the column holds 3 distinct values: 0, 1, 7)"
+    )
     with pytest.raises(LabelError) as e:
         m.map(pa.array([1, 3]))
     assert e.value.index == 1 and e.value.what == "label must be 2 or 1, got 3"
