@@ -206,14 +206,27 @@ def test_odd_names_round_trip(tmp_path: Path) -> None:
 
 def test_a_column_of_numbers_with_a_stray_word_is_left_out_and_said(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
-    body = "".join(f"{i % 9},{' ' if i == 30 else i * 1.5},{'yn'[i % 3 == 0]}\n" for i in range(60))
+    body = "".join(f"{i % 9},{'?' if i == 30 else i * 1.5},{'yn'[i % 3 == 0]}\n" for i in range(60))
     path.write_text("a,charges,y\n" + body)
     s = starter(str(path), ["y"])
     assert s.config["data"]["exclude"] == ["charges"]
-    assert "row 31 holds ' ': CHECK: fix those cells" in s.text
+    assert "row 31 holds '?': CHECK: fix those cells" in s.text
     assert any("'charges' left out: numbers, but row 31" in n for n in s.notes)
     info = next(c for c in s.columns if c.name == "charges")
     assert info.kind == "left out" and info.note.startswith("numbers, but row 31")
+
+
+def test_a_column_of_numbers_with_blank_cells_is_numeric_with_missing(tmp_path: Path) -> None:
+    # the Telco table's `TotalCharges`: numbers, and a few cells of spaces (missing)
+    path = tmp_path / "t.csv"
+    body = "".join(
+        f"{i % 9},{' ' if i % 20 == 3 else i * 1.5},{'yn'[i % 3 == 0]}\n" for i in range(60)
+    )
+    path.write_text("a,charges,y\n" + body)
+    s = starter(str(path), ["y"])
+    assert "exclude" not in s.config["data"]
+    info = next(c for c in s.columns if c.name == "charges")
+    assert (info.kind, info.missing) == ("numeric", 3)
 
 
 def test_parquet(tmp_path: Path) -> None:

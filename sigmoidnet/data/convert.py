@@ -98,7 +98,10 @@ def _text_missing_as_null(arr: Any) -> Any:
         return arr
     from sigmoidnet.data.formats.csv import MISSING_VALUES
 
-    missing = pc.is_in(arr, value_set=pa.array(list(MISSING_VALUES), t))
+    missing = pc.or_(
+        pc.is_in(arr, value_set=pa.array(list(MISSING_VALUES), t)),
+        pc.equal(pc.utf8_trim_whitespace(arr), ""),  # a cell of spaces
+    )
     if pc.any(missing).as_py():
         arr = pc.if_else(missing, pa.scalar(None, t), arr)
     return arr
@@ -138,7 +141,7 @@ def numbers(arr: Any, missing_ok: bool = False) -> npt.NDArray[Any]:
         return to_numpy(pc.cast(arr, pa.float64()))
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         try:
-            return to_numpy(pc.cast(arr, pa.float64()))
+            return to_numpy(pc.cast(pc.utf8_trim_whitespace(arr), pa.float64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
         try:  # true/false

@@ -64,7 +64,10 @@ def text_values(arr: Any) -> Any:
         t = arr.type
     if not pa.types.is_string(t):
         arr = pc.cast(arr, pa.string())
-    missing = pc.is_in(arr, value_set=_MISSING_TEXT)
+    # a cell of spaces is as empty as an empty one (the Telco table's blank charges)
+    missing = pc.or_(
+        pc.is_in(arr, value_set=_MISSING_TEXT), pc.equal(pc.utf8_trim_whitespace(arr), "")
+    )
     if pc.any(missing).as_py():
         arr = pc.if_else(missing, pa.scalar(None, pa.string()), arr)
     return arr
@@ -160,7 +163,8 @@ def infer_kinds(
         elif name in numeric:
             kind = "boolean" if pa.types.is_boolean(t) else "numeric"
         elif is_text(t):
-            kind = "categorical"
+            # numbers but for blank cells (spaces: the reader took the column for text)
+            kind = "numeric" if _numbers_but_blanks(arr) else "categorical"
         elif pa.types.is_boolean(t):
             kind = "boolean"
         else:
@@ -179,6 +183,22 @@ def infer_kinds(
 _NUMBER_RE = r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$"
 #: a text column whose cells are numbers but for fewer than this share is refused
 MOSTLY_NUMBERS = 0.95
+
+
+def _numbers_but_blanks(arr: Any) -> bool:
+    """A text column whose cells are all numbers, or blank (spaces only, at least one)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return False
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), "").fill_null(False)
+    spaces = pc.and_(blank, pc.not_equal(arr, "").fill_null(False))
+    if not pc.any(spaces).as_py():
+        return False  # no cell of spaces: a text column as the file has it
+    values = text_values(arr)
+    if values.null_count == len(values):
+        return False
+    return bool(pc.all(pc.match_substring_regex(values, _NUMBER_RE)).as_py())
 
 
 def _refuse_a_stray_word(name: str, arr: Any, where: str) -> None:
@@ -280,7 +300,9 @@ def column_infos(
         assert arr is not None
         if spec.numeric:
             missing = arr.null_count
-            if pa.types.is_floating(arr.type):
+            if is_text(arr.type):  # numbers read as text: blanks, NA, ... are missing
+                missing = text_values(arr).null_count
+            elif pa.types.is_floating(arr.type):
                 missing = int(pc.sum(pc.is_nan(arr.fill_null(np.nan))).as_py() or 0)
             out.append(ColumnInfo(name, spec.kind, missing))
             continue

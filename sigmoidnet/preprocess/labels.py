@@ -132,7 +132,8 @@ class LabelMap:
             if want not in values:
                 found = " and ".join(_show(v) for v in values) or "no values"
                 raise LabelError(
-                    name, f"data.positive is {_show(positive)}, but the column holds {found}"
+                    name,
+                    f"has no value {_show(positive)} (named by data.positive); it holds {found}",
                 )
             other = [v for v in values if v != want]
             return cls(name, "text", want, other[0] if other else None)
@@ -193,14 +194,14 @@ class LabelMap:
             want = float(positive)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise LabelError(
-                name, f"data.positive is {_show(positive)}, but the column holds numbers"
+                name, f"holds numbers; data.positive names {_show(positive)}, not a number"
             ) from None
         if len(distinct) > 2:
             raise LabelError(name, _too_many([_show_number(float(v)) for v in distinct]))
         if want not in distinct:
             shown = " and ".join(_show_number(float(v)) for v in distinct) or "no values"
             raise LabelError(
-                name, f"data.positive is {_show(positive)}, but the column holds {shown}"
+                name, f"has no value {_show(positive)} (named by data.positive); it holds {shown}"
             )
         other = [float(v) for v in distinct if v != want]
         return cls(name, "number", want, other[0] if other else None)

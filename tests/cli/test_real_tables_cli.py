@@ -419,7 +419,7 @@ BAD_TRAINING = {
     "data.positive not in the column": (
         "a,churn\n1,stay\n2,leave\n3,stay\n4,leave\n",
         "  positive: {churn: gone}\n",
-        "data.positive is 'gone', but the column holds 'leave' and 'stay'",
+        "has no value 'gone' (named by data.positive); it holds 'leave' and 'stay'",
     ),
     "three label values": (
         "a,churn\n1,yes\n2,no\n3,maybe\n4,no\n",

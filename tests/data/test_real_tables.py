@@ -323,7 +323,7 @@ def test_data_positive_on_case_variants_of_an_obvious_pair(tmp_path: Path) -> No
     assert ds.y_train[:, 0].tolist() == [1, 0, 1]
     # a value that is not in the column is still refused
     msg = data_error(lambda: load(csv_cfg(path, positive={"y": "maybe"}))).message
-    assert "data.positive is 'maybe'" in msg
+    assert "has no value 'maybe' (named by data.positive)" in msg
 
 
 def test_data_positive_in_a_numeric_csv_file_is_stored_and_applied(tmp_path: Path) -> None:
@@ -962,3 +962,19 @@ def test_a_val_path_file_is_read_with_the_training_files_kinds(tmp_path: Path) -
     short = table_csv(tmp_path / "w.csv", ["code", "y"], [["a", "yes"]])
     err = data_error(lambda: load(csv_cfg(train, val_path=short, val_fraction=None)))
     assert err.message.startswith(f"{short}: ") and "'n'" in err.message
+
+
+def test_cells_of_spaces_in_a_column_of_numbers_are_missing(tmp_path: Path) -> None:
+    # the Telco table's TotalCharges: numbers and a few blank cells (" "), read as text by
+    # the CSV reader; the column is numeric, the blanks filled and indicated
+    rows = [[i, " " if i % 7 == 3 else f"{i * 2.5}", i % 2] for i in range(30)]
+    path = table_csv(tmp_path / "t.csv", ["a", "tc", "y"], rows)
+    ds, art, ckpt = trained(tmp_path, csv_cfg(path, model=TINY, normalize="none"))
+    assert art.feature_names == ["a", "tc", "tc[missing]"]
+    info = next(c for c in ds.columns if c.name == "tc")
+    assert (info.kind, info.missing) == ("numeric", 4)
+    fill = art.preprocessor.columns[1].fill
+    data = table_csv(tmp_path / "n.csv", ["a", "tc"], [[1, "  "], [2, " 4.5 "], [3, ""]])
+    probs, notes, _ = predicted(ckpt, data, tmp_path)
+    x = np.array([[1, fill, 1], [2, 4.5, 0], [3, fill, 1]], dtype=np.float32)
+    assert np.array_equal(probs, model_probs(art, x)) and notes == []

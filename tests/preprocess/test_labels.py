@@ -46,7 +46,9 @@ def test_any_other_pair_needs_data_positive() -> None:
     m = LabelMap.fit("sex", text("male", "female"), positive="female")
     assert m.describe() == "'female' = 1, 'male' = 0"
     assert m.map(text("female", "male", None)).tolist()[:2] == [1.0, 0.0]
-    with pytest.raises(LabelError, match=r"data\.positive is 'Female', but the column holds"):
+    with pytest.raises(
+        LabelError, match=r"has no value 'Female' \(named by data\.positive\); it holds"
+    ):
         LabelMap.fit("sex", text("male", "female"), positive="Female")
 
 
