@@ -441,12 +441,12 @@ def _table_part(
             raise DataError(path, "no feature columns left (see the columns table)")
     req.check(len(kinds.columns), len(labs), path, exact=False)
     label_notes = {m.name: f"{m.describe()}" for m in maps if m.kind != "binary"}
-    infos = column_infos(table, kinds, labs, label_notes, names)
+    kept = np.asarray(~np.isnan(y).any(axis=1), dtype=bool)
+    infos = column_infos(table, kinds, labs, label_notes, names, None if kept.all() else kept)
     block = raw_block(
         table, kinds.numeric, kinds.text, 1, path, missing_ok=req.missing_ok, cell_text=cell_text
     )
     del table
-    kept = np.asarray(~np.isnan(y).any(axis=1), dtype=bool)
     notes = [f"{path}: column {c!r} left out: {why}" for c, why in kinds.ignored.items()]
     rows: npt.NDArray[np.int64] | None = None
     if not kept.all():

@@ -277,8 +277,11 @@ def column_infos(
     labels: Sequence[str],
     label_notes: dict[str, str],
     order: Sequence[str],
+    keep: npt.NDArray[np.bool_] | None = None,
 ) -> list[ColumnInfo]:
-    """The columns table: every column of `order` (the file's), with its type and counts."""
+    """The columns table: every column of `order` (the file's), with its type and counts.
+    `keep`: the rows that have a label (a feature's counts are of those rows alone; a
+    label's missing count is of every row)."""
     specs = {c.name: c for c in kinds.columns}
     out: list[ColumnInfo] = []
     for name in order:
@@ -298,6 +301,8 @@ def column_infos(
             continue
         spec = specs[name]
         assert arr is not None
+        if keep is not None:
+            arr = arr.filter(pa.array(keep))
         if spec.numeric:
             missing = arr.null_count
             if is_text(arr.type):  # numbers read as text: blanks, NA, ... are missing

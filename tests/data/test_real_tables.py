@@ -978,3 +978,12 @@ def test_cells_of_spaces_in_a_column_of_numbers_are_missing(tmp_path: Path) -> N
     probs, notes, _ = predicted(ckpt, data, tmp_path)
     x = np.array([[1, fill, 1], [2, 4.5, 0], [3, fill, 1]], dtype=np.float32)
     assert np.array_equal(probs, model_probs(art, x)) and notes == []
+
+
+def test_the_columns_table_counts_the_rows_that_have_a_label(tmp_path: Path) -> None:
+    # row 2 has no label (left out): its empty age and plan are not counted as missing
+    rows = [[30, "a", "yes"], ["", "", ""], ["", "b", "no"], [41, "", "yes"], [50, "a", "no"]]
+    path = table_csv(tmp_path / "t.csv", ["age", "plan", "y"], rows)
+    ds = load(csv_cfg(path))
+    missing = {c.name: c.missing for c in ds.columns}
+    assert missing == {"age": 1, "plan": 1, "y": 1}
