@@ -104,6 +104,9 @@ class Artifact:
     preprocessor: Preprocessor
     heldout: dict[str, Any] | None = None  # `sigmoidnet.data.HeldOut.to_dict()`
     calibration: dict[str, Any] | None = None  # fitted calibration (none yet)
+    #: where each label's threshold came from (format 4: "decision.threshold", "f1 on 67
+    #: validation rows: F1 0.912", ...; None for older formats: their thresholds are 0.5)
+    threshold_sources: list[str] | None = None
     epoch: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     sigmoidnet_version: str = __version__
@@ -123,7 +126,11 @@ class Artifact:
                 "output_size": self.model.output_size,
             },
             "preprocessor": pre_meta,
-            "decision": {"thresholds": self.thresholds, "calibration": self.calibration},
+            "decision": {
+                "thresholds": self.thresholds,
+                "calibration": self.calibration,
+                "sources": self.threshold_sources or ["decision.threshold"] * len(self.label_names),
+            },
             "heldout": self.heldout,
             "epoch": self.epoch,
             "metrics": self.metrics,
@@ -226,6 +233,8 @@ class TablePreprocessorMeta(PreprocessorMeta):
 class Decision(_Strict):
     thresholds: Annotated[list[Fraction01], Field(min_length=1)]
     calibration: None
+    #: format 4: where each threshold came from (absent before)
+    sources: list[Annotated[StrictStr, Field(max_length=1000)]] | None = None
 
     @field_validator("calibration", mode="before")
     @classmethod
@@ -312,6 +321,8 @@ class MetadataV2(_Metadata):
     def _preprocessor_features(self) -> MetadataV2:
         if self.preprocessor.feature_names != self.feature_names:
             raise ValueError("preprocessor feature names disagree with the model's")
+        if self.format_version == 2 and self.decision.sources is not None:
+            raise ValueError("decision.sources is format 4's")
         return self
 
 
@@ -330,6 +341,8 @@ class MetadataV3(MetadataV2):
             raise ValueError(f"preprocessor: {e}") from None
         if self.format_version == 3 and any("pooled" in c for c in self.preprocessor.columns or []):
             raise ValueError("preprocessor: 'pooled' categories are format 4's")
+        if self.format_version == 3 and self.decision.sources is not None:
+            raise ValueError("decision.sources is format 4's")
         return self
 
 
@@ -338,6 +351,13 @@ class MetadataV4(MetadataV3):
     categorical column), so that a value never seen in training is counted at inference."""
 
     format_version: Annotated[StrictInt, Field(ge=4, le=4)]
+
+    @model_validator(mode="after")
+    def _threshold_sources(self) -> MetadataV4:
+        sources = self.decision.sources
+        if sources is None or len(sources) != len(self.label_names):
+            raise ValueError("decision.sources: expected one entry per label")
+        return self
 
 
 _SCHEMAS: dict[int, type[_Metadata]] = {
@@ -821,6 +841,11 @@ def load(path: str | Path) -> Artifact:
         feature_names=list(parsed.feature_names),
         label_names=list(parsed.label_names),
         thresholds=parsed.thresholds(),
+        threshold_sources=(
+            list(parsed.decision.sources)
+            if isinstance(parsed, MetadataV2) and parsed.decision.sources is not None
+            else None
+        ),
         preprocessor=preprocessor,
         heldout=heldout,
         calibration=None,

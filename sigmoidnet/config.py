@@ -527,6 +527,83 @@ class TrainConfig(_Strict):
         return 0 if self.checkpoint_every == "epoch" else int(self.checkpoint_every)
 
 
+_THRESHOLD_FORMS = (
+    "a number in [0, 1], f1, youden, {precision: P}, {recall: R} or {cost: {fp: A, fn: B}}"
+)
+
+
+def _threshold_rule(v: Any) -> Any:
+    """`decision.threshold`: a number, or a rule tuned on the validation rows (checked here,
+    so that every error names the form it expected)."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected {_THRESHOLD_FORMS}; got {_describe(v)}")
+    if isinstance(v, int | float):
+        if not (0.0 <= float(v) <= 1.0) or v != v:
+            raise ValueError(f"a threshold must lie in [0, 1]; got {v}")
+        return float(v)
+    if isinstance(v, str):
+        if v not in ("f1", "youden"):
+            near = difflib.get_close_matches(v, ["f1", "youden"], 1, 0.5)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise ValueError(f"expected {_THRESHOLD_FORMS}; got {_describe(v)}{hint}")
+        return v
+    if isinstance(v, dict) and len(v) == 1:
+        ((key, value),) = v.items()
+        if key in ("precision", "recall"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{key}: expected a number in (0, 1]; got {_describe(value)}")
+            if not (0.0 < float(value) <= 1.0):
+                raise ValueError(f"{key}: expected a number in (0, 1]; got {value}")
+            return {key: float(value)}
+        if key == "cost":
+            if not isinstance(value, dict) or set(value) != {"fp", "fn"}:
+                raise ValueError(
+                    "cost: expected {fp: A, fn: B}, the cost of a false positive "
+                    "and of a false negative"
+                )
+            out = {}
+            for k in ("fp", "fn"):
+                w = value[k]
+                if isinstance(w, bool) or not isinstance(w, int | float) or not (0 <= w < 1e300):
+                    raise ValueError(f"cost.{k}: expected a number >= 0; got {_describe(w)}")
+                out[k] = float(w)
+            if out["fp"] == 0 and out["fn"] == 0:
+                raise ValueError("cost: fp and fn cannot both be 0")
+            return {"cost": out}
+        near = difflib.get_close_matches(str(key), ["precision", "recall", "cost"], 1, 0.5)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise ValueError(f"unknown key {str(key)!r}{hint}: expected {_THRESHOLD_FORMS}")
+    raise ValueError(f"expected {_THRESHOLD_FORMS}; got {_describe(v)}")
+
+
+class DecisionConfig(_Strict):
+    """How each label's 0/1 decision is made from its probability (`p > threshold`)."""
+
+    threshold: Any = Field(
+        default=0.5,
+        description="A number in [0, 1] for every label, or a rule tuned per label on the "
+        "validation rows after training: f1 | youden | {precision: P} | {recall: R} | "
+        "{cost: {fp: A, fn: B}}.",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {"enum": ["f1", "youden"]},
+                {"type": "object"},
+            ]
+        },
+    )
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any) -> Any:
+        return _threshold_rule(v)
+
+    @property
+    def tuned(self) -> bool:
+        """The threshold is a rule tuned on the validation rows (not a number)."""
+        return not isinstance(self.threshold, float)
+
+
 class Config(_Strict):
     """A whole, resolved sigmoidnet config."""
 
@@ -546,6 +623,7 @@ class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
     out_dir: str = "runs"
 
     _out_dir = field_validator("out_dir")(_check_path)

@@ -640,3 +640,14 @@ def test_safetensors_bytes_round_trip() -> None:
     raw = safetensors_bytes({"__metadata__": {"a": "b"}}, b"")
     n = int.from_bytes(raw[:8], "little")
     assert n % 8 == 0 and json.loads(raw[8 : 8 + n]) == {"__metadata__": {"a": "b"}}
+
+
+@pytest.mark.parametrize(
+    ("sources", "fragment"),
+    [(None, "decision.sources"), (["x"], "one entry per label"), ([1, 2, 3], "decision")],
+)
+def test_threshold_sources(tmp_path: Path, sources: object, fragment: str) -> None:
+    pts = parts(tmp_path)
+    assert pts.info["decision"]["sources"] == ["decision.threshold"] * 3
+    pts.info["decision"]["sources"] = sources
+    expect(pts.write(tmp_path / "t.safetensors"), fragment)

@@ -32,6 +32,13 @@ def eval_(
         list[str] | None,
         typer.Option("--ignore", help="A --data column that is not a feature (an id), repeatable."),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Decide every label at this probability instead of its stored threshold.",
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Metrics of a trained model, per label and averaged (default: the latest run on its own held-out data)."""  # noqa: E501
@@ -40,7 +47,11 @@ def eval_(
 
     if run is not None and checkpoint is not None:
         raise UsageError("eval", "give --run or --checkpoint, not both")
-    result = evaluate_model(run=run, checkpoint=checkpoint, data=data, ignore=list(ignore or []))
+    if threshold is not None and not (0.0 <= threshold <= 1.0):
+        raise UsageError("--threshold", f"expected a value in [0, 1], got {threshold}")
+    result = evaluate_model(
+        run=run, checkpoint=checkpoint, data=data, ignore=list(ignore or []), threshold=threshold
+    )
     for n in result.notes:
         render.note(n)
     if json_:
@@ -49,11 +60,14 @@ def eval_(
                 "model": result.model_path,
                 "data": result.data_desc,
                 **result.report.to_dict(),
+                "threshold_sources": result.threshold_sources,
                 "notes": result.notes,
             }
         )
     else:
-        render.eval_table(result.report, f"{result.model_path} on {result.data_desc}")
+        render.eval_table(
+            result.report, f"{result.model_path} on {result.data_desc}", result.threshold_sources
+        )
 
 
 def register(app: typer.Typer) -> None:

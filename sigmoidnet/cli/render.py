@@ -386,9 +386,29 @@ _EVAL_TABLES = (
 
 
 @_stdout_writes
-def eval_table(report: EvalReport, title: str) -> None:
+def thresholds_summary(mode: str, names: Sequence[str], tuned: Sequence[Any]) -> None:
+    """After training with a tuned `decision.threshold`: each label's threshold and where
+    it came from (stdout; stderr with `--json`, whose stdout holds the epoch objects only),
+    and a note for each target not met or label not tuned."""
+    lines = [
+        f"threshold {name}: {t.threshold:.6g} ({t.source})"
+        for name, t in zip(names, tuned, strict=True)
+    ]
+    for line in lines:
+        if mode == "json":
+            hint(line)
+        else:
+            _console().print(_escape(line, 400))
+    for name, t in zip(names, tuned, strict=True):
+        if t.note:
+            note(f"label {name!r}: {t.note}")
+
+
+@_stdout_writes
+def eval_table(report: EvalReport, title: str, sources: Sequence[str] = ()) -> None:
     """Two tables (they fit an 80-column terminal): one row per label, then the macro and
-    micro averages when there are several labels; n/a notes on stderr."""
+    micro averages when there are several labels; where each label's threshold came from;
+    n/a notes on stderr."""
     from rich import box
     from rich.table import Table
 
@@ -416,6 +436,8 @@ def eval_table(report: EvalReport, title: str) -> None:
             last_label = i == len(report.labels) - 1 and len(rows) > len(report.labels)
             table.add_row(*cells, end_section=last_label)
         con.print(table)
+    for lm, source in zip(report.labels, sources, strict=False):
+        con.print(_escape(f"threshold {lm.name}: {fmt(lm.threshold)} ({source})", 400))
     for n in report.notes:
         note(n)
 

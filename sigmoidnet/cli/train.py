@@ -169,10 +169,13 @@ def _run(
         finally:
             rep.close()
         stop_reason = str(getattr(result, "stop_reason", "") or "")
+        tuned = _tune_thresholds(setup, run) if cfg.decision.tuned and run.has_model else None
         status = "early_stopped" if stop_reason.startswith("early stopping") else "finished"
         run.write_status(status, epoch=trainer.epoch, reason=stop_reason)
         early = stop_reason if status == "early_stopped" else ""  # else: train.epochs reached
         rep.summary(result.best_epoch, result.best, str(run.path), result.seconds, early)
+        if tuned is not None:
+            render.thresholds_summary(mode, setup.data.label_names, tuned)
     except BaseException as e:
         # a run that holds no model and no resumable state is removed (nothing is left
         # behind); one that holds either is kept, and the error line says so
@@ -194,6 +197,20 @@ def _run(
                 "--set train.lr=...",
             ) from None
         raise
+
+
+def _tune_thresholds(setup: Setup, run: RunDir) -> list[Any]:
+    """Tune each label's threshold on the validation rows with the model kept, and save it
+    in the model (`decision.threshold` as a rule); the `TunedThreshold`s."""
+    from sigmoidnet import artifact
+    from sigmoidnet.calibrate.tuning import tune_artifact
+    from sigmoidnet.rundir import MODEL
+
+    assert setup.x_val is not None and setup.y_val is not None
+    art = artifact.load(run.path / MODEL)
+    tuned = tune_artifact(art, setup.x_val, setup.y_val, setup.cfg.decision.threshold)
+    run.save_model(art)
+    return list(tuned)
 
 
 def _resume_note(trainer: Trainer, run: RunDir) -> str:

@@ -211,9 +211,10 @@ def _fits_on_device(device: torch.device, nbytes: int) -> bool:
 
 
 def validation_needs(cfg: Config, val_rows: int | None = None) -> None:
-    """Early stopping, and a plateau schedule on a `val_*` metric, follow the validation
-    rows: without any (no `data.val_fraction`, no `data.val_path`, or a split that held out
-    none — `val_rows`, once the data is loaded), `ConfigError` (exit 2) naming the key."""
+    """Early stopping, a plateau schedule on a `val_*` metric and a tuned
+    `decision.threshold` follow the validation rows: without any (no `data.val_fraction`,
+    no `data.val_path`, or a split that held out none — `val_rows`, once the data is
+    loaded), `ConfigError` (exit 2) naming the key."""
     t, d = cfg.train, cfg.data
     wants: list[tuple[str, str]] = []
     if t.early_stopping is not None:
@@ -221,6 +222,8 @@ def validation_needs(cfg: Config, val_rows: int | None = None) -> None:
     plateau = t.lr_schedule
     if isinstance(plateau, PlateauSchedule) and plateau.metric.startswith("val_"):
         wants.append(("train.lr_schedule", f"the plateau schedule on {plateau.metric}"))
+    if cfg.decision.tuned:
+        wants.append(("decision.threshold", "a threshold tuned after training"))
     if not wants:
         return
     if val_rows is None and (d.holdout > 0 or d.val_path is not None):

@@ -85,7 +85,13 @@ def make_artifact(s: Setup, epoch: int, metrics: dict[str, Any]) -> Artifact:
         config=s.cfg,
         feature_names=s.data.feature_names,
         label_names=s.data.label_names,
-        thresholds=[0.5] * len(s.data.label_names),
+        # a number in decision.threshold (0.5 by default); a rule is tuned after training
+        thresholds=[s.cfg.decision.threshold if not s.cfg.decision.tuned else 0.5]
+        * len(s.data.label_names),
+        threshold_sources=[
+            "decision.threshold" if not s.cfg.decision.tuned else "0.5 (not tuned yet)"
+        ]
+        * len(s.data.label_names),
         preprocessor=s.data.preprocessor,
         heldout=None if s.data.heldout is None else s.data.heldout.to_dict(),
         epoch=epoch,
