@@ -170,6 +170,7 @@ class _Strict(BaseModel):
 Dim = Annotated[StrictInt, Field(ge=1, le=MAX_DIM)]
 Count = Annotated[StrictInt, Field(ge=0, lt=2**63)]
 Fraction01 = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Names = Annotated[list[StrictStr], Field(min_length=1)]
 Scalar = Annotated[bool | int | float | str | None, PlainValidator(lambda v: _scalar(v))]
 
@@ -230,18 +231,29 @@ class TablePreprocessorMeta(PreprocessorMeta):
         return self.model_dump(exclude_none=True)
 
 
+class Calibration(_Strict):
+    """Format 4: per-label calibrated logits a·z + b (`sigmoidnet.calibrate.scaling`)."""
+
+    method: Literal["temperature", "platt"]
+    a: Annotated[list[FiniteFloat], Field(min_length=1)]
+    b: Annotated[list[FiniteFloat], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _shapes(self) -> Calibration:
+        if len(self.a) != len(self.b):
+            raise ValueError("calibration: a and b need one value per label each")
+        if self.method == "temperature" and any(v != 0.0 for v in self.b):
+            raise ValueError("calibration: temperature scaling has b = 0")
+        if any(v <= 0.0 for v in self.a):
+            raise ValueError("calibration: a must be positive (it keeps the ranking)")
+        return self
+
+
 class Decision(_Strict):
     thresholds: Annotated[list[Fraction01], Field(min_length=1)]
-    calibration: None
+    calibration: Calibration | None
     #: format 4: where each threshold came from (absent before)
     sources: list[Annotated[StrictStr, Field(max_length=1000)]] | None = None
-
-    @field_validator("calibration", mode="before")
-    @classmethod
-    def _no_calibration_yet(cls, v: Any) -> Any:
-        if v is not None:
-            raise ValueError("expected null: this sigmoidnet applies no calibration")
-        return v
 
 
 class HeldOutRecord(_Strict):
@@ -323,6 +335,8 @@ class MetadataV2(_Metadata):
             raise ValueError("preprocessor feature names disagree with the model's")
         if self.format_version == 2 and self.decision.sources is not None:
             raise ValueError("decision.sources is format 4's")
+        if self.format_version in (1, 2, 3) and self.decision.calibration is not None:
+            raise ValueError("decision.calibration: expected null (calibration is format 4's)")
         return self
 
 
@@ -343,6 +357,8 @@ class MetadataV3(MetadataV2):
             raise ValueError("preprocessor: 'pooled' categories are format 4's")
         if self.format_version == 3 and self.decision.sources is not None:
             raise ValueError("decision.sources is format 4's")
+        if self.format_version == 3 and self.decision.calibration is not None:
+            raise ValueError("decision.calibration: expected null (calibration is format 4's)")
         return self
 
 
@@ -357,6 +373,9 @@ class MetadataV4(MetadataV3):
         sources = self.decision.sources
         if sources is None or len(sources) != len(self.label_names):
             raise ValueError("decision.sources: expected one entry per label")
+        cal = self.decision.calibration
+        if cal is not None and len(cal.a) != len(self.label_names):
+            raise ValueError("decision.calibration: expected one a and b per label")
         return self
 
 
@@ -848,7 +867,11 @@ def load(path: str | Path) -> Artifact:
         ),
         preprocessor=preprocessor,
         heldout=heldout,
-        calibration=None,
+        calibration=(
+            parsed.decision.calibration.model_dump()
+            if isinstance(parsed, MetadataV2) and parsed.decision.calibration is not None
+            else None
+        ),
         epoch=parsed.epoch,
         metrics=dict(parsed.metrics),
         sigmoidnet_version=parsed.sigmoidnet_version,

@@ -593,6 +593,12 @@ class DecisionConfig(_Strict):
         },
     )
 
+    calibration: Literal["none", "temperature", "platt"] = Field(
+        default="none",
+        description="Probability calibration per label, fitted on the validation rows after "
+        "training (before the thresholds are tuned): none | temperature | platt.",
+    )
+
     @field_validator("threshold", mode="before")
     @classmethod
     def _threshold(cls, v: Any) -> Any:
@@ -602,6 +608,11 @@ class DecisionConfig(_Strict):
     def tuned(self) -> bool:
         """The threshold is a rule tuned on the validation rows (not a number)."""
         return not isinstance(self.threshold, float)
+
+    @property
+    def fitted(self) -> bool:
+        """Something is fitted on the validation rows after training."""
+        return self.tuned or self.calibration != "none"
 
 
 class Config(_Strict):

@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,7 @@ import torch
 from sigmoidnet import artifact as art_mod
 from sigmoidnet.activation import sigmoid_array
 from sigmoidnet.artifact import Artifact
+from sigmoidnet.calibrate.tuning import calibrated_logits
 from sigmoidnet.data import Batch, HeldOut, iter_batches, read_heldout
 from sigmoidnet.data.table import dropped_note, select_rows
 from sigmoidnet.data.transform import check_outputs, encode_checked, unseen_notes
@@ -37,6 +39,8 @@ class EvalResult:
     #: where each label's threshold came from ("--threshold", "decision.threshold", "f1 on
     #: 67 validation rows: F1 0.912", "0.5 (format 3 model)")
     threshold_sources: list[str] = field(default_factory=list)
+    #: a calibrated model: its method, and per label ECE and Brier without and with it
+    calibration: dict[str, Any] | None = None
 
 
 @dataclass
@@ -148,8 +152,27 @@ def evaluate_model(
         sources = art.threshold_sources or [f"stored (format {art.format_version} model)"] * len(
             art.label_names
         )
+    raw: EvalReport | None = None
+    if art.calibration is not None:
+        raw = evaluate_logits(logits, y, thresholds, art.label_names)
+        logits = torch.from_numpy(calibrated_logits(art, logits.numpy()))
     report = evaluate_logits(logits, y, thresholds, art.label_names)
-    return EvalResult(report, str(path), desc, notes, sources)
+    result = EvalResult(report, str(path), desc, notes, sources)
+    if raw is not None and art.calibration is not None:
+        result.calibration = {
+            "method": art.calibration["method"],
+            "labels": [
+                {
+                    "name": before.name,
+                    "ece_before": before.ece,
+                    "ece_after": after.ece,
+                    "brier_before": before.brier,
+                    "brier_after": after.brier,
+                }
+                for before, after in zip(raw.labels, report.labels, strict=True)
+            ],
+        }
+    return result
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -199,8 +222,8 @@ def predict_file(
             require_labels=False,
         )
         for b in batches:
-            logits = _batch_logits(art, b, str(data), unseen).numpy().astype(np.float64)
-            probs = sigmoid_array(logits)  # exact, (n, L)
+            logits = calibrated_logits(art, _batch_logits(art, b, str(data), unseen).numpy())
+            probs = sigmoid_array(logits)  # exact, (n, L); calibrated when the model is
             decisions = (probs > thresholds).astype(np.int8)  # the rule eval uses: p > threshold
             cols: dict[str, pa.Array] = {}
             if b.keep is not None:

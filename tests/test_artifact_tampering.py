@@ -144,7 +144,11 @@ METADATA_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("threshold-string", _set("decision", "thresholds", value=["0.5", 0.3, 0.7]), "thresholds"),
     ("thresholds-count", _set("decision", "thresholds", value=[0.5]), "1 thresholds for 3"),
     ("thresholds-missing", _delete("decision", "thresholds"), "decision.thresholds: missing"),
-    ("calibration", _set("decision", "calibration", value={"a": 1}), "no calibration"),
+    (
+        "calibration",
+        _set("decision", "calibration", value={"a": 1}),
+        "decision.calibration.method: missing",
+    ),
     ("features-count", _set("feature_names", value=["f0", "f1"]), "2 feature names"),
     ("features-not-str", _set("feature_names", value=[0, 1, 2, 3, 4]), "feature_names.0"),
     ("features-duplicate", _set("feature_names", value=["f0"] * 5), "unique"),
@@ -651,3 +655,25 @@ def test_threshold_sources(tmp_path: Path, sources: object, fragment: str) -> No
     assert pts.info["decision"]["sources"] == ["decision.threshold"] * 3
     pts.info["decision"]["sources"] = sources
     expect(pts.write(tmp_path / "t.safetensors"), fragment)
+
+
+@pytest.mark.parametrize(
+    ("calibration", "fragment"),
+    [
+        ({"method": "platt", "a": [1.0, 1.0], "b": [0.0, 0.0]}, "one a and b per label"),
+        ({"method": "platt", "a": [1.0, -1.0, 1.0], "b": [0.0, 0.0, 0.0]}, "positive"),
+        ({"method": "temperature", "a": [1.0, 1.0, 1.0], "b": [0.0, 0.1, 0.0]}, "b = 0"),
+        ({"method": "isotonic", "a": [1.0] * 3, "b": [0.0] * 3}, "method"),
+    ],
+)
+def test_bad_calibration(tmp_path: Path, calibration: object, fragment: str) -> None:
+    pts = parts(tmp_path)
+    pts.info["decision"]["calibration"] = calibration
+    expect(pts.write(tmp_path / "t.safetensors"), fragment)
+
+
+def test_a_good_calibration_loads(tmp_path: Path) -> None:
+    pts = parts(tmp_path)
+    cal = {"method": "platt", "a": [0.5, 1.0, 2.0], "b": [0.1, 0.0, -0.3]}
+    pts.info["decision"]["calibration"] = cal
+    assert artifact.load(pts.write(tmp_path / "t.safetensors")).calibration == cal

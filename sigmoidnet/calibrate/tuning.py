@@ -1,6 +1,7 @@
-"""Tune a trained model's per-label thresholds on its validation rows (`decision.threshold`
-as a rule): the probabilities are computed as `predict` computes them (the float64 sigmoid
-of the model's float32 logits), then `thresholds.tune_threshold` runs per label."""
+"""Fit a trained model's decisions on its validation rows: its calibration
+(`decision.calibration`: `scaling`), then its per-label thresholds (`decision.threshold` as
+a rule), on the probabilities `predict` computes (the float64 sigmoid of the model's
+float32 logits, calibrated), with `thresholds.tune_threshold` per label."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def validation_probabilities(art: Artifact, x_val: torch.Tensor) -> Any:
     """(n, L) float64 probabilities of the model inputs `x_val`, as `predict` gives them."""
     with torch.inference_mode():
         logits = predict_logits(art.model, x_val.to("cpu"), torch.device("cpu"))
-    return sigmoid_array(logits.numpy().astype(np.float64))
+    return sigmoid_array(calibrated_logits(art, logits.numpy()))
 
 
 def tune_artifact(
@@ -35,3 +36,36 @@ def tune_artifact(
     art.thresholds = [t.threshold for t in tuned]
     art.threshold_sources = [t.source for t in tuned]
     return tuned
+
+
+def calibrated_logits(art: Artifact, logits: Any) -> Any:
+    """The model's logits (n, L) as float64, calibrated when the model holds a calibration
+    (a·z + b per label), as they are without one."""
+    z = np.asarray(logits, dtype=np.float64)
+    cal = art.calibration
+    if cal is None:
+        return z
+    from sigmoidnet.calibrate.scaling import apply
+
+    return apply(z, cal["a"], cal["b"])
+
+
+def calibrate_artifact(
+    art: Artifact, x_val: torch.Tensor, y_val: torch.Tensor, method: str
+) -> list[str | None]:
+    """Fit `method` per label on the validation rows' logits and store it in `art`; a
+    note per label (None where it was fitted)."""
+    from sigmoidnet.calibrate.scaling import fit
+
+    art.calibration = None
+    with torch.inference_mode():
+        logits = predict_logits(art.model, x_val.to("cpu"), torch.device("cpu"))
+    z = logits.numpy().astype(np.float64)
+    y = y_val.to("cpu").numpy()
+    fitted = [fit(method, z[:, j], y[:, j]) for j in range(z.shape[1])]
+    art.calibration = {
+        "method": method,
+        "a": [f.a for f in fitted],
+        "b": [f.b for f in fitted],
+    }
+    return [f.note for f in fitted]

@@ -61,12 +61,16 @@ def eval_(
                 "data": result.data_desc,
                 **result.report.to_dict(),
                 "threshold_sources": result.threshold_sources,
+                "calibration": result.calibration,
                 "notes": result.notes,
             }
         )
     else:
         render.eval_table(
-            result.report, f"{result.model_path} on {result.data_desc}", result.threshold_sources
+            result.report,
+            f"{result.model_path} on {result.data_desc}",
+            result.threshold_sources,
+            result.calibration,
         )
 
 

@@ -386,26 +386,42 @@ _EVAL_TABLES = (
 
 
 @_stdout_writes
-def thresholds_summary(mode: str, names: Sequence[str], tuned: Sequence[Any]) -> None:
-    """After training with a tuned `decision.threshold`: each label's threshold and where
-    it came from (stdout; stderr with `--json`, whose stdout holds the epoch objects only),
-    and a note for each target not met or label not tuned."""
-    lines = [
-        f"threshold {name}: {t.threshold:.6g} ({t.source})"
-        for name, t in zip(names, tuned, strict=True)
-    ]
+def decisions_summary(
+    mode: str,
+    names: Sequence[str],
+    calibration: str,
+    calibration_notes: Sequence[str | None],
+    tuned: Sequence[Any] | None,
+) -> None:
+    """After training with `decision` fitted on the validation rows: the calibration, and
+    each label's threshold and where it came from (stdout; stderr with `--json`, whose
+    stdout holds the epoch objects only); a note for each label not calibrated, target not
+    met or label not tuned."""
+    lines = []
+    if calibration != "none":
+        lines.append(f"calibration: {calibration}, fitted per label on the validation rows")
+    for name, t in zip(names, tuned or [], strict=False):
+        lines.append(f"threshold {name}: {t.threshold:.6g} ({t.source})")
     for line in lines:
         if mode == "json":
             hint(line)
         else:
             _console().print(_escape(line, 400))
-    for name, t in zip(names, tuned, strict=True):
+    for name, n in zip(names, calibration_notes, strict=False):
+        if n:
+            note(f"label {name!r}: {n}")
+    for name, t in zip(names, tuned or [], strict=False):
         if t.note:
             note(f"label {name!r}: {t.note}")
 
 
 @_stdout_writes
-def eval_table(report: EvalReport, title: str, sources: Sequence[str] = ()) -> None:
+def eval_table(
+    report: EvalReport,
+    title: str,
+    sources: Sequence[str] = (),
+    calibration: dict[str, Any] | None = None,
+) -> None:
     """Two tables (they fit an 80-column terminal): one row per label, then the macro and
     micro averages when there are several labels; where each label's threshold came from;
     n/a notes on stderr."""
@@ -438,6 +454,16 @@ def eval_table(report: EvalReport, title: str, sources: Sequence[str] = ()) -> N
         con.print(table)
     for lm, source in zip(report.labels, sources, strict=False):
         con.print(_escape(f"threshold {lm.name}: {fmt(lm.threshold)} ({source})", 400))
+    if calibration is not None:
+        for c in calibration["labels"]:
+            con.print(
+                _escape(
+                    f"calibration {c['name']} ({calibration['method']}): ECE "
+                    f"{fmt(c['ece_before'])} → {fmt(c['ece_after'])}, Brier "
+                    f"{fmt(c['brier_before'])} → {fmt(c['brier_after'])} (without → with)",
+                    400,
+                )
+            )
     for n in report.notes:
         note(n)
 

@@ -103,18 +103,28 @@ def _resume(path: Path, config: Path | None, overrides: list[str], mode: str) ->
 def _resume_locked(run_path: Path, config: Path | None, overrides: list[str], mode: str) -> None:
     from sigmoidnet.engine import Trainer, prepare
     from sigmoidnet.engine.checkpoint import load_state
-    from sigmoidnet.engine.resume import check_same_data, data_digest, resume_config
+    from sigmoidnet.engine.resume import (
+        DECISION_KEYS,
+        check_same_data,
+        data_digest,
+        resume_config,
+    )
     from sigmoidnet.rundir import STATE, RunDir, read_status
 
     status = read_status(run_path)
     _, cfg, changed = resume_config(run_path, overrides, config, status.get("status") == "diverged")
     state = load_state(run_path / STATE)  # a damaged state is exit 4, before anything is done
-    if _already_complete(state, cfg.train.epochs, run_path):
+    refit = bool(set(changed) & DECISION_KEYS)
+    complete = _already_complete(state, cfg.train.epochs, run_path, quiet=refit)
+    if complete and not refit:
         return
     stored_digest = state.pop("data_digest", None)
     setup = prepare(cfg)
     digest = data_digest(setup.data)
     check_same_data(stored_digest, digest, str(cfg.data.path or "data"))
+    if complete:  # only the decisions change: fitted again on the validation rows
+        _refit_decisions(setup, run_path, mode)
+        return
     trainer = Trainer(setup)
     trainer.load_state_dict(state)
     run = RunDir.reopen(run_path, trainer.history, trainer.best_epoch)
@@ -123,7 +133,34 @@ def _resume_locked(run_path: Path, config: Path | None, overrides: list[str], mo
     _run(setup, trainer, run, mode, digest, resumed=True)
 
 
-def _already_complete(state: dict[str, Any], epochs: int, run_path: Path) -> bool:
+def _refit_decisions(setup: Setup, run_path: Path, mode: str) -> None:
+    """A complete run resumed with decision.* changed: its decisions fitted again with the
+    model it kept, and its config.yaml saying so."""
+    from sigmoidnet.rundir import MODEL, RunDir
+
+    run = RunDir(run_path)
+    run.has_model = (run_path / MODEL).is_file()
+    if not run.has_model:
+        raise UsageError("decision", f"{run_path} holds no model to fit decisions for")
+    fitted = _fit_decisions(setup, run) if setup.cfg.decision.fitted else None
+    if fitted is None:  # back to a number: stored as it is
+        from sigmoidnet import artifact
+
+        art = artifact.load(run_path / MODEL)
+        t = float(setup.cfg.decision.threshold)
+        art.thresholds = [t] * len(art.label_names)
+        art.threshold_sources = ["decision.threshold"] * len(art.label_names)
+        art.calibration = None
+        run.save_model(art)
+    run.write_config(setup.cfg)
+    render.note(f"{run_path}: complete; its decisions were fitted again (decision.*)")
+    if fitted is not None:
+        render.decisions_summary(mode, setup.data.label_names, *fitted)
+
+
+def _already_complete(
+    state: dict[str, Any], epochs: int, run_path: Path, quiet: bool = False
+) -> bool:
     """True (with a note) when the saved state has nothing left to train: its epochs are
     done, or early stopping ended it and train.epochs was not raised. Fewer epochs than
     the run has done is exit 2."""
@@ -139,6 +176,8 @@ def _already_complete(state: dict[str, Any], epochs: int, run_path: Path) -> boo
     saved_epochs = int(state.get("train_epochs", epochs))
     if done >= epochs or (stopped and epochs <= saved_epochs):
         why = f"early stopping ended it at epoch {done}" if stopped else f"{done} epochs done"
+        if quiet:
+            return True
         render.note(
             f"{run_path}: already complete ({why}); nothing to do. Extend it with "
             "--set train.epochs=N"
@@ -169,13 +208,13 @@ def _run(
         finally:
             rep.close()
         stop_reason = str(getattr(result, "stop_reason", "") or "")
-        tuned = _tune_thresholds(setup, run) if cfg.decision.tuned and run.has_model else None
+        fitted = _fit_decisions(setup, run) if cfg.decision.fitted and run.has_model else None
         status = "early_stopped" if stop_reason.startswith("early stopping") else "finished"
         run.write_status(status, epoch=trainer.epoch, reason=stop_reason)
         early = stop_reason if status == "early_stopped" else ""  # else: train.epochs reached
         rep.summary(result.best_epoch, result.best, str(run.path), result.seconds, early)
-        if tuned is not None:
-            render.thresholds_summary(mode, setup.data.label_names, tuned)
+        if fitted is not None:
+            render.decisions_summary(mode, setup.data.label_names, *fitted)
     except BaseException as e:
         # a run that holds no model and no resumable state is removed (nothing is left
         # behind); one that holds either is kept, and the error line says so
@@ -199,18 +238,29 @@ def _run(
         raise
 
 
-def _tune_thresholds(setup: Setup, run: RunDir) -> list[Any]:
-    """Tune each label's threshold on the validation rows with the model kept, and save it
-    in the model (`decision.threshold` as a rule); the `TunedThreshold`s."""
+def _fit_decisions(setup: Setup, run: RunDir) -> tuple[str, list[str | None], list[Any] | None]:
+    """With the model kept: fit its calibration (`decision.calibration`), then tune each
+    label's threshold (`decision.threshold` as a rule), on the validation rows, and save
+    them in the model. (the calibration method, its notes, the `TunedThreshold`s or None)."""
     from sigmoidnet import artifact
-    from sigmoidnet.calibrate.tuning import tune_artifact
+    from sigmoidnet.calibrate.tuning import calibrate_artifact, tune_artifact
     from sigmoidnet.rundir import MODEL
 
     assert setup.x_val is not None and setup.y_val is not None
+    d = setup.cfg.decision
     art = artifact.load(run.path / MODEL)
-    tuned = tune_artifact(art, setup.x_val, setup.y_val, setup.cfg.decision.threshold)
+    notes: list[str | None] = []
+    art.calibration = None
+    if d.calibration != "none":
+        notes = calibrate_artifact(art, setup.x_val, setup.y_val, d.calibration)
+    tuned = None
+    if d.tuned:
+        tuned = tune_artifact(art, setup.x_val, setup.y_val, d.threshold)
+    else:  # a number: every label's
+        art.thresholds = [float(d.threshold)] * len(art.label_names)
+        art.threshold_sources = ["decision.threshold"] * len(art.label_names)
     run.save_model(art)
-    return list(tuned)
+    return d.calibration, notes, tuned
 
 
 def _resume_note(trainer: Trainer, run: RunDir) -> str:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: keys a resume may change, always / after a divergence
 EXTEND_KEYS = frozenset({"train.epochs"})
+#: keys fitted after training (on the validation rows): a resume may change them, and a
+#: complete run resumed with them changed has its decisions fitted again
+DECISION_KEYS = frozenset({"decision.threshold", "decision.calibration"})
 AFTER_DIVERGENCE_KEYS = frozenset({"train.lr", "train.grad_clip"})
 #: keys that do not change what is trained (the run directory stays where it is, and keeps
 #: its name)
@@ -64,25 +67,27 @@ def resume_config(
     if config_path is not None:
         given = load_config(config_path, overrides)
         given_diff = [
-            k for k in config_differences(stored, given) if k not in IGNORED_KEYS | EXTEND_KEYS
+            k
+            for k in config_differences(stored, given)
+            if k not in IGNORED_KEYS | EXTEND_KEYS | DECISION_KEYS
         ]
         given_diff = [k for k in given_diff if not (diverged and k in AFTER_DIVERGENCE_KEYS)]
         if given_diff:
             raise ConfigError(
                 str(config_path),
                 f"differs from the run's config.yaml in {_keys(given_diff)}; a resumed run "
-                "keeps its config (only train.epochs may change); drop --config to resume "
-                "with the run's own",
+                "keeps its config (only train.epochs and decision.* may change); drop "
+                "--config to resume with the run's own",
             )
         cfg = given.model_copy(update={"out_dir": stored.out_dir, "name": stored.name})
-    allowed = EXTEND_KEYS | (AFTER_DIVERGENCE_KEYS if diverged else frozenset())
+    allowed = EXTEND_KEYS | DECISION_KEYS | (AFTER_DIVERGENCE_KEYS if diverged else frozenset())
     diff = [k for k in config_differences(stored, cfg) if k not in IGNORED_KEYS]
     refused = [k for k in diff if k not in allowed]
     if refused:
         hint = (
             "only train.epochs, train.lr and train.grad_clip may change after a divergence"
             if diverged
-            else "only train.epochs may change (to extend the run)"
+            else "only train.epochs (to extend the run) and decision.* may change"
         )
         raise ConfigError(
             "command line (--set)",

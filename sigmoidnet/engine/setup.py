@@ -224,6 +224,8 @@ def validation_needs(cfg: Config, val_rows: int | None = None) -> None:
         wants.append(("train.lr_schedule", f"the plateau schedule on {plateau.metric}"))
     if cfg.decision.tuned:
         wants.append(("decision.threshold", "a threshold tuned after training"))
+    if cfg.decision.calibration != "none":
+        wants.append(("decision.calibration", f"{cfg.decision.calibration} calibration"))
     if not wants:
         return
     if val_rows is None and (d.holdout > 0 or d.val_path is not None):

@@ -130,3 +130,63 @@ def test_an_older_model_says_its_thresholds_are_stored(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert json.loads(report)["threshold_sources"] == ["stored (format 3 model)"]
+
+
+@pytest.mark.parametrize("method", ["temperature", "platt"])
+def test_calibration_is_fitted_stored_and_applied(
+    learnable_config: Path, learnable_csv: Path, tmp_path: Path, method: str
+) -> None:
+    from sigmoidnet.activation import sigmoid_array
+    from sigmoidnet.calibrate import scaling
+    from sigmoidnet.model import predict_logits
+
+    run, out = trained(
+        learnable_config, f"decision.calibration={method}", "decision.threshold=youden"
+    )
+    assert f"calibration: {method}" in out
+    art = artifact.load(run / "model.safetensors")
+    assert art.calibration is not None and art.calibration["method"] == method
+    # the parameters are the fit of the validation rows' logits, label by label
+    setup = prepare(load_config(run / "config.yaml"))
+    assert setup.x_val is not None and setup.y_val is not None
+    z = predict_logits(art.model, setup.x_val, setup.device).detach().numpy().astype(np.float64)
+    for j in range(2):
+        want = scaling.fit(method, z[:, j], setup.y_val[:, j].numpy())
+        assert (art.calibration["a"][j], art.calibration["b"][j]) == (want.a, want.b)
+    # thresholds are tuned on the calibrated probabilities: none lies on one
+    probs = validation_probabilities(art, setup.x_val)
+    assert np.allclose(probs, sigmoid_array(z * art.calibration["a"] + art.calibration["b"]))
+    assert not np.isin(np.array(art.thresholds), probs).any()
+    # eval: the metrics of the calibrated probabilities, and ECE/Brier without and with
+    code, report, err = invoke("eval", "--run", str(run), "--json")
+    assert code == 0, err
+    got = json.loads(report)
+    cal = got["calibration"]
+    assert cal["method"] == method and [c["name"] for c in cal["labels"]] == ["a", "b"]
+    for lab, c in zip(got["labels"], cal["labels"], strict=True):
+        assert lab["brier"] == pytest.approx(c["brier_after"])
+        assert lab["ece"] == pytest.approx(c["ece_after"])
+    y = setup.y_val.numpy()
+    raw = sigmoid_array(z)
+    for j, c in enumerate(cal["labels"]):
+        assert c["brier_before"] == pytest.approx(float(np.mean((raw[:, j] - y[:, j]) ** 2)))
+        assert c["brier_after"] == pytest.approx(float(np.mean((probs[:, j] - y[:, j]) ** 2)))
+    code, text, _ = invoke("eval", "--run", str(run))
+    assert f"calibration a ({method}): ECE " in text and "(without → with)" in text
+    # predict: the calibrated probabilities
+    out_csv = tmp_path / "p.csv"
+    code, _, err = invoke(
+        "predict", "--checkpoint", str(run / "model.safetensors"), "--data", str(learnable_csv),
+        "--out", str(out_csv), "--keep", "id",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 400
+
+
+def test_calibration_without_validation_rows_is_exit_2(learnable_config: Path) -> None:
+    code, _, err = invoke(
+        "train", "--config", str(learnable_config), "--set", "decision.calibration=platt",
+        "--set", "data.val_fraction=0.0",
+    )  # fmt: skip
+    assert code == 2 and "decision.calibration" in err and "validation rows" in err, err

@@ -228,3 +228,28 @@ def test_a_run_being_trained_cannot_be_resumed_beside_it(tmp_path: Path) -> None
         "train", "--resume", str(tmp_path / "runs" / "latest"), "-q", "--set", "train.epochs=4"
     )
     assert code == 0, err
+
+
+def test_a_complete_run_resumed_with_new_decisions_fits_them_again(tmp_path: Path) -> None:
+    from sigmoidnet import artifact
+
+    run = train(tmp_path)
+    before = tensors(run / "model.safetensors")
+    code, out, err = invoke(
+        "train", "--resume", str(run), "--set", "decision.threshold=f1",
+        "--set", "decision.calibration=temperature",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "its decisions were fitted again" in err and "threshold " in out
+    art = artifact.load(run / "model.safetensors")
+    assert art.calibration is not None and art.calibration["method"] == "temperature"
+    assert art.threshold_sources is not None and "f1 on" in art.threshold_sources[0]
+    after = tensors(run / "model.safetensors")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in after)
+    assert "threshold: f1" in (run / "config.yaml").read_text()
+    # and back to a number
+    code, _, err = invoke("train", "--resume", str(run), "--set", "decision.threshold=0.4",
+                          "--set", "decision.calibration=none")  # fmt: skip
+    assert code == 0, err
+    art = artifact.load(run / "model.safetensors")
+    assert art.calibration is None and art.thresholds == [0.4, 0.4]
