@@ -190,3 +190,43 @@ def test_calibration_without_validation_rows_is_exit_2(learnable_config: Path) -
         "--set", "data.val_fraction=0.0",
     )  # fmt: skip
     assert code == 2 and "decision.calibration" in err and "validation rows" in err, err
+
+
+def _nll(logit: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.logaddexp(0.0, logit) - y * logit))
+
+
+def _f1(p: np.ndarray, y: np.ndarray, t: float) -> float:
+    pred = p > t
+    tp = int((pred & y).sum())
+    return 2 * tp / (2 * tp + int((pred & ~y).sum()) + int((~pred & y).sum()))
+
+
+def test_on_the_bundled_datasets_f1_and_temperature_do_no_harm(tmp_path: Path) -> None:
+    """The issue's bar, on both bundled datasets: the tuned F1 threshold gives each label at
+    least the validation F1 of 0.5, and temperature scaling does not raise the validation
+    log-loss."""
+    from sigmoidnet.activation import sigmoid_array
+    from sigmoidnet.model import predict_logits
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("default", "penguins"):
+        cfg = root / "configs" / f"{name}.yaml"
+        out = tmp_path / name
+        code, _, err = invoke(
+            "train", "--config", str(cfg), "--out", str(out), "-q",
+            "--set", "decision.threshold=f1", "--set", "decision.calibration=temperature",
+        )  # fmt: skip
+        assert code == 0, err
+        run = (out / "latest").resolve()
+        art = artifact.load(run / "model.safetensors")
+        setup = prepare(load_config(run / "config.yaml"))
+        assert setup.x_val is not None and setup.y_val is not None and art.calibration
+        z = predict_logits(art.model, setup.x_val, setup.device).detach().numpy()
+        z = z.astype(np.float64)
+        y = setup.y_val.numpy().astype(bool)
+        cal = z * np.array(art.calibration["a"]) + np.array(art.calibration["b"])
+        for j in range(y.shape[1]):
+            assert _nll(cal[:, j], y[:, j]) <= _nll(z[:, j], y[:, j]) + 1e-12
+            p = sigmoid_array(cal[:, j])
+            assert _f1(p, y[:, j], art.thresholds[j]) >= _f1(p, y[:, j], 0.5)
