@@ -23,6 +23,7 @@ from sigmoidnet import __version__
 from sigmoidnet.cli import activate as _activate
 from sigmoidnet.cli import config as _config
 from sigmoidnet.cli import eval as _eval
+from sigmoidnet.cli import export as _export
 from sigmoidnet.cli import init as _init
 from sigmoidnet.cli import predict as _predict
 from sigmoidnet.cli import render
@@ -74,6 +75,7 @@ def _main(
 _train.register(app)
 _eval.register(app)
 _predict.register(app)
+_export.register(app)
 _init.register(app)
 _config.register(config_app)
 _activate.register(app)
