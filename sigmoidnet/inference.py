@@ -104,6 +104,11 @@ def _heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tens
     return logits, torch.from_numpy(held.y), held.desc, held.notes
 
 
+def heldout_logits(art: Artifact, path: Path) -> tuple[torch.Tensor, torch.Tensor, str, list[str]]:
+    """The raw (uncalibrated) logits and labels of the rows `art`'s run held out (`report`)."""
+    return _heldout_logits(art, path)
+
+
 def evaluate_model(
     run: str | Path | None = None,
     checkpoint: str | Path | None = None,

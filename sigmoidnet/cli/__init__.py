@@ -27,6 +27,7 @@ from sigmoidnet.cli import export as _export
 from sigmoidnet.cli import init as _init
 from sigmoidnet.cli import predict as _predict
 from sigmoidnet.cli import render
+from sigmoidnet.cli import report as _report
 from sigmoidnet.cli import train as _train
 from sigmoidnet.cli._boundary import (
     boundary,
@@ -76,6 +77,7 @@ _train.register(app)
 _eval.register(app)
 _predict.register(app)
 _export.register(app)
+_report.register(app)
 _init.register(app)
 _config.register(config_app)
 _activate.register(app)
