@@ -36,6 +36,7 @@ caller renders `EvalReport.notes` instead.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -45,8 +46,14 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torchmetrics.functional import mean_squared_error
-from torchmetrics.functional.classification import (
+
+# torchmetrics imports matplotlib.pyplot when it is installed (for its plots, which we do
+# not use); matplotlib then logs a warning to stderr when its config folder cannot be
+# written (a read-only home): keep that out of the one-line contract. Errors still show.
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
+from torchmetrics.functional import mean_squared_error  # noqa: E402
+from torchmetrics.functional.classification import (  # noqa: E402
     binary_auroc,
     binary_average_precision,
     binary_calibration_error,

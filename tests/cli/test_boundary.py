@@ -52,7 +52,7 @@ def test_every_command_and_the_version_callback_run_inside_the_boundary() -> Non
         for info in typer_app.registered_commands:
             callbacks[prefix + str(info.name)] = info.callback
     assert set(callbacks) == {"train", "eval", "predict", "init", "activate", "config show",
-                              "config schema"}  # fmt: skip
+                              "config schema", "export", "report"}  # fmt: skip
     for name, callback in callbacks.items():
         assert callback is not None and callback.__code__ is wrapper_code, name
     assert cli._version.__code__ is wrapper_code  # --version
