@@ -152,7 +152,21 @@ def _save(fig: Any, folder: Path, stem: str, values: Any, out: list[Path]) -> No
 
 
 def build_report(run: Path) -> Report:
-    """Write `run/report.html` and `run/plots/`; the report's paths and notes."""
+    """Write `run/report.html` and `run/plots/`; the report's paths and notes. A folder
+    or file that cannot be written is a one-line `OutputError` (exit 2, or 3 for storage)."""
+    from sigmoidnet.fsutil import output_error
+
+    try:
+        return _build_report(run)
+    except OSError as e:
+        where = str(run)
+        if isinstance(e.filename, str):  # the file, or the folder of a temporary name
+            name = Path(e.filename)
+            where = str(name.parent if name.name.endswith(".tmp") else name)
+        raise output_error(where, e, "cannot write the report") from None
+
+
+def _build_report(run: Path) -> Report:
     import torch
 
     from sigmoidnet import artifact

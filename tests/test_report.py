@@ -136,3 +136,17 @@ def test_it_renders_in_a_real_browser(penguins_run: Path, tmp_path: Path) -> Non
     # not blank: dark text and lines, white page, and the figures' colours in between
     assert gray.min() < 0.2 and gray.max() > 0.95 and gray.std() > 0.05
     assert (np.abs(img[..., 0] - img[..., 2]) > 0.2).mean() > 0.001  # coloured curves
+
+
+def test_a_run_folder_that_cannot_be_written_is_one_line(penguins_run: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    plots = penguins_run / "plots"
+    plots.chmod(0o500)
+    try:
+        code, _, err = invoke("report", "--run", str(penguins_run))
+        assert code == 2 and err == f"error: {plots}: cannot write the report: Permission denied\n"
+    finally:
+        plots.chmod(0o700)

@@ -20,9 +20,14 @@ def report(
     ] = None,
 ) -> None:
     """Write RUN/report.html (figures inline) and RUN/plots/ (PNG + the values as JSON)."""
+    import logging
+
     from sigmoidnet.errors import UsageError
     from sigmoidnet.rundir import find_run
 
+    # matplotlib's warning about a config folder it cannot write (a read-only home) is not
+    # the user's business here: errors still show
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -191,10 +191,17 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> Path:
     """Write `checkpoint`'s model as ONNX to `out` (atomically); the path written."""
     require_onnx()
     from sigmoidnet import artifact
-    from sigmoidnet.fsutil import atomic_write_bytes
+    from sigmoidnet.fsutil import atomic_write_bytes, output_error
 
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(str(path), "is a folder; give the .onnx file to write")
+    if not path.parent.is_dir():
+        raise UsageError(str(path), f"no folder {path.parent}: create it first")
     art = artifact.load(checkpoint)
     model = build_model(art)
-    path = Path(out)
-    atomic_write_bytes(path, model.SerializeToString())
+    try:
+        atomic_write_bytes(path, model.SerializeToString())
+    except OSError as e:
+        raise output_error(str(path), e, "cannot write the ONNX file") from None
     return path

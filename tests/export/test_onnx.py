@@ -5,6 +5,7 @@ decisions identical but where a probability lies within 1e-6 of its threshold)."
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,21 @@ def test_bad_usage(learnable_config: Path, tmp_path: Path) -> None:
     # the default output: beside the checkpoint
     code, _, err = invoke("export", "--checkpoint", str(ckpt))
     assert code == 0 and ckpt.with_suffix(".onnx").is_file(), err
+
+
+def test_an_out_that_cannot_be_written(learnable_config: Path, tmp_path: Path) -> None:
+    ckpt = trained(learnable_config, tmp_path / "r", "train.epochs=1")
+    code, _, err = invoke("export", "--checkpoint", str(ckpt), "--out", str(tmp_path))
+    assert code == 2 and err == f"error: {tmp_path}: is a folder; give the .onnx file to write\n"
+    out = tmp_path / "no" / "m.onnx"
+    code, _, err = invoke("export", "--checkpoint", str(ckpt), "--out", str(out))
+    assert code == 2 and "create it first" in err and err.count("\n") == 1
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = invoke("export", "--checkpoint", str(ckpt), "--out", str(locked / "m.onnx"))
+        if os.geteuid() != 0:  # root writes anywhere
+            assert code == 2 and "cannot write the ONNX file" in err, err
+    finally:
+        locked.chmod(0o700)
