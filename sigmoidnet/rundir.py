@@ -207,8 +207,11 @@ class RunDir:
         resumable state (True); otherwise remove it, and the folders of out_dir it created
         (False)."""
         if self.has_model and (self.path / MODEL).is_file():
+            if (self.path / STATE).is_file():
+                self.has_state = True  # a save stopped after its rename: the file is whole
             return True
-        if self.has_state and (self.path / STATE).is_file():
+        if (self.path / STATE).is_file():  # ours (a new run's folder), whole once renamed
+            self.has_state = True
             return True
         self._remove()
         return False
