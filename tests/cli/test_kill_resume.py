@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,12 +83,14 @@ def writing_state(out: Path) -> bool:
     return any(".tmp" in p.name and "state" in p.name for d in run_dirs(out) for p in d.iterdir())
 
 
-def kill_at(proc: subprocess.Popen[bytes], out: Path, how: str, rng: random.Random) -> bool:
+def kill_at(
+    proc: subprocess.Popen[bytes], out: Path, how: str, rng: random.Random, scale: float = 2.5
+) -> bool:
     """SIGKILL `proc` at a moment chosen by `how`: `write` — as soon as a state file is
-    being written; `time` — a random time after the first state exists. False when the run
-    ended first."""
+    being written; `time` — a random time after the first state exists (up to `scale`
+    seconds). False when the run ended first."""
     deadline = time.monotonic() + 120
-    delay = rng.uniform(0.0, 2.5)
+    delay = rng.uniform(0.0, scale)
     started: float | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -195,9 +198,22 @@ def kill_and_resume(tmp_path: Path, seed: int, kills: int) -> tuple[Path, list[s
     config = write_config(tmp_path)
     hits: list[str] = []
     proc = start("--config", str(config), "--out", str(out))
-    for _ in range(kills):
+    scale = 2.5
+    for _attempt in range(3):  # on an idle machine a run can end before its first kill
         how = rng.choice(["time", "write"])
-        if not kill_at(proc, out, how, rng):
+        if kill_at(proc, out, how, rng, scale):
+            hits.append(how)
+            break
+        shutil.rmtree(out)  # it finished first: again, with an earlier kill
+        scale /= 3
+        proc = start("--config", str(config), "--out", str(out))
+    else:
+        pytest.fail("the run finished before its first kill, three times")
+    (run,) = run_dirs(out)
+    proc = start("--resume", str(run))
+    for _ in range(kills - 1):
+        how = rng.choice(["time", "write"])
+        if not kill_at(proc, out, how, rng, scale):
             break  # it finished first
         hits.append(how)
         (run,) = run_dirs(out)
