@@ -21,6 +21,17 @@ from tests.cli.util import invoke
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
+def predicted_rows(run: Path, data: Path, tmp_path: Path) -> list[dict[str, str]]:
+    """`predict` of the run's model on `data` (its `id` kept), as CSV rows."""
+    out_csv = tmp_path / "p.csv"
+    code, _, err = invoke(
+        "predict", "--checkpoint", str(run / "model.safetensors"), "--data", str(data),
+        "--out", str(out_csv), "--keep", "id",
+    )  # fmt: skip
+    assert code == 0, err
+    return list(csv.DictReader(out_csv.open()))
+
+
 def trained(cfg: Path, *sets: str) -> tuple[Path, str]:
     args = [x for s in sets for x in ("--set", s)]
     code, out, err = invoke("train", "--config", str(cfg), *args, "-q")
@@ -53,13 +64,7 @@ def test_a_tuned_threshold_is_stored_shown_and_applied(
     code, text, _ = invoke("eval", "--run", str(run))
     assert "threshold a: " in text and art.threshold_sources[0] in text
     # predict decides p > threshold per label
-    out_csv = tmp_path / "p.csv"
-    code, _, err = invoke(
-        "predict", "--checkpoint", str(run / "model.safetensors"), "--data", str(learnable_csv),
-        "--out", str(out_csv), "--keep", "id",
-    )  # fmt: skip
-    assert code == 0, err
-    rows = list(csv.DictReader(out_csv.open()))
+    rows = predicted_rows(run, learnable_csv, tmp_path)
     for j, name in enumerate(art.label_names):
         p = np.array([float(r[f"p_{name}"]) for r in rows])
         d = np.array([int(r[f"{name}_pred"]) for r in rows])
@@ -174,13 +179,7 @@ def test_calibration_is_fitted_stored_and_applied(
     code, text, _ = invoke("eval", "--run", str(run))
     assert f"calibration a ({method}): ECE " in text and "(without → with)" in text
     # predict: the calibrated probabilities
-    out_csv = tmp_path / "p.csv"
-    code, _, err = invoke(
-        "predict", "--checkpoint", str(run / "model.safetensors"), "--data", str(learnable_csv),
-        "--out", str(out_csv), "--keep", "id",
-    )  # fmt: skip
-    assert code == 0, err
-    rows = list(csv.DictReader(out_csv.open()))
+    rows = predicted_rows(run, learnable_csv, tmp_path)
     assert len(rows) == 400
 
 
