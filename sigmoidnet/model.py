@@ -64,7 +64,10 @@ class MLP(nn.Module):
         return torch.sigmoid(self.forward(x))
 
 
-EVAL_CHUNK = 1 << 16  # rows per forward pass when scoring many rows
+#: rows per forward pass when scoring many rows. Every scoring of the same rows cuts them into
+#: the same chunks (a data-parallel run hands whole chunks to its ranks), so a row's logits
+#: are the same bits wherever they are computed: a matmul's rounding may depend on its size.
+EVAL_CHUNK = 1 << 12
 EVAL_ACTIVATION_VALUES = 1 << 26  # at most this many float32 activations per chunk (256 MB)
 
 
@@ -82,5 +85,6 @@ def predict_logits(model: nn.Module, x: torch.Tensor, device: torch.device) -> t
     step = EVAL_CHUNK
     if isinstance(model, MLP):
         step = eval_chunk_rows(model.input_size, model.hidden_sizes, model.output_size)
-    outs = [model(x[i : i + step].to(device)) for i in range(0, x.shape[0], step)]
+    # no rows: one empty chunk, (0, L)
+    outs = [model(x[i : i + step].to(device)) for i in range(0, max(1, x.shape[0]), step)]
     return torch.cat(outs).float()

@@ -129,7 +129,8 @@ def handled() -> Iterator[None]:
     try:
         yield
     except SigmoidnetError as e:
-        render.error(e.message)
+        if not getattr(e, "quiet", False):  # a distributed run's other ranks: rank 0 says it
+            render.error(e.message)
         raise typer.Exit(e.exit_code) from None
     except BrokenPipeError:
         silence_stdout()

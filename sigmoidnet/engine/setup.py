@@ -22,8 +22,9 @@ from sigmoidnet.config import Config, PlateauSchedule
 from sigmoidnet.data import Dataset, load_dataset
 from sigmoidnet.data.dataset import SizeCheck
 from sigmoidnet.data.messages import plural
+from sigmoidnet.engine.distributed import SINGLE, Shard, World, chunk_counts, offsets
 from sigmoidnet.errors import ConfigError, DataError, UsageError
-from sigmoidnet.model import MLP
+from sigmoidnet.model import MLP, eval_chunk_rows
 
 
 def seed_everything(seed: int) -> None:
@@ -200,6 +201,12 @@ class Setup:
     y_val: torch.Tensor | None
     on_device: bool = True
     allow_manual: bool = True  # the hand-derived train step where it applies (else autograd)
+    world: World = SINGLE  # this process's rank in a data-parallel run
+    #: under DDP: this rank's training rows (x_train/y_train hold only those), and the
+    #: validation rows of each rank (x_val holds this rank's; y_val holds all of them)
+    shard: Shard | None = None
+    val_counts: list[int] | None = None
+    digest: str | None = None  # under DDP: the data's digest, taken before it was sharded
 
 
 def _fits_on_device(device: torch.device, nbytes: int) -> bool:
@@ -249,9 +256,29 @@ def validation_needs(cfg: Config, val_rows: int | None = None) -> None:
     raise ConfigError(key, f"{what} needs validation rows, but {why}: {fix}")
 
 
-def prepare(cfg: Config, device: str | None = None) -> Setup:
+def _keep_shard(
+    data: Dataset, world: World, batch: int, chunk: int
+) -> tuple[Shard, list[int] | None]:
+    """Keep this rank's rows of `data` only (the rest is freed): its contiguous shard of the
+    training rows (`Shard`) and of the validation features — whole scoring chunks of `chunk`
+    rows, so that each row's logits are the bits one process computes; every rank keeps
+    every validation label (the metrics are computed from all rows' logits)."""
+    shard = Shard.of(int(data.x_train.shape[0]), batch, world)
+    lo, hi = shard.start, shard.start + shard.count
+    data.x_train = data.x_train[lo:hi].clone()
+    data.y_train = data.y_train[lo:hi].clone()
+    if data.x_val is None:
+        return shard, None
+    counts = chunk_counts(int(data.x_val.shape[0]), chunk, world.size)
+    start = offsets(counts)[world.rank]
+    data.x_val = data.x_val[start : start + counts[world.rank]].clone()
+    return shard, counts
+
+
+def prepare(cfg: Config, device: str | None = None, world: World = SINGLE) -> Setup:
     """Seed, load and check the data, build the model and optimizer (the tutorial's order:
-    seed → data → layers)."""
+    seed → data → layers). Under DDP (`world`), every rank fits the same preprocessing on
+    all rows (the same statistics as one process, by construction) and keeps its shard."""
     validation_needs(cfg)  # from the config alone, before anything is loaded
     dev = resolve_device(device or cfg.device)
     # the memory estimate comes before any allocation: from the config for random data, from
@@ -265,8 +292,17 @@ def prepare(cfg: Config, device: str | None = None) -> Setup:
     m = cfg.model
     model = MLP(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
     model.to(dev)
-    pw = pos_weight_tensor(cfg, data.y_train)
+    pw = pos_weight_tensor(cfg, data.y_train)  # from every training row, before sharding
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pw is None else pw.to(dev))
+    shard, val_counts, digest = None, None, None
+    if world.active:
+        from sigmoidnet.engine.resume import data_digest
+
+        digest = data_digest(data)
+        chunk = eval_chunk_rows(n_features, m.hidden_sizes, n_labels)
+        shard, val_counts = _keep_shard(data, world, cfg.train.batch_size, chunk)
+        # the ranks' dropout draws differ (the weights above were drawn alike on every rank)
+        torch.manual_seed((cfg.seed + 1_000_003 * world.rank) % 2**63)
 
     nbytes = data.x_train.nbytes + data.y_train.nbytes
     on_device = _fits_on_device(dev, nbytes)
@@ -278,5 +314,19 @@ def prepare(cfg: Config, device: str | None = None) -> Setup:
     y_val = data.y_val.to(dev) if data.y_val is not None and on_device else data.y_val
     optimizer = make_optimizer(model, cfg, dev)
     return Setup(
-        cfg, dev, data, model, optimizer, loss_fn, x_train, y_train, x_val, y_val, on_device
+        cfg,
+        dev,
+        data,
+        model,
+        optimizer,
+        loss_fn,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        on_device,
+        world=world,
+        shard=shard,
+        val_counts=val_counts,
+        digest=digest,
     )

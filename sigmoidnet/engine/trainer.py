@@ -20,6 +20,14 @@ optimizer's own state — is what `state_dict()` returns and `load_state_dict()`
 a run continued from it takes the same steps, bit for bit, as one that never stopped. The
 sink gets it (`save_state`) at the end of every epoch and, with `train.checkpoint_every: N`,
 after every N-th optimizer step inside an epoch.
+
+Under DDP (`setup.world`, `setup.shard`: see `distributed.py`) each rank runs this loop on its
+own shard, in its own seeded order, taking its share of every global batch; the steps
+all-reduce the gradients, the epoch's training loss is a global sum over a global count, and
+the validation logits of all ranks are gathered before the metrics, so every rank takes the
+same decisions (best epoch, early stopping, plateau) from the same numbers. The state holds
+every rank's data order, RNGs and partial-epoch losses (`ranks`), and the world size it was
+saved with: it resumes on that many processes only.
 """
 
 from __future__ import annotations
@@ -37,11 +45,18 @@ import torch
 
 from sigmoidnet.artifact import Artifact
 from sigmoidnet.config import VAL_METRICS
+from sigmoidnet.engine import distributed as dist
 from sigmoidnet.engine.precision import Precision
 from sigmoidnet.engine.schedule import Schedule
 from sigmoidnet.engine.setup import Setup
-from sigmoidnet.engine.steps import StepFn, choose_step
-from sigmoidnet.errors import DivergenceError
+from sigmoidnet.engine.steps import (
+    ShardedAutogradStep,
+    ShardedStepFn,
+    StepFn,
+    choose_sharded_step,
+    choose_step,
+)
+from sigmoidnet.errors import DivergenceError, UsageError
 from sigmoidnet.evaluation import epoch_metrics
 from sigmoidnet.model import predict_logits
 
@@ -127,6 +142,10 @@ def _plain(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _no_plain_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+    raise AssertionError("a DDP rank takes Trainer.sharded_step")
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else "n/a"
 
@@ -140,12 +159,16 @@ class Trainer:
     def __init__(self, setup: Setup) -> None:
         s = self.setup = setup
         cfg = s.cfg
-        self.gen = torch.Generator().manual_seed(cfg.seed)  # the data order, epoch after epoch
+        self.world = s.world
+        # the data order, epoch after epoch (each rank of a DDP run its own)
+        seed = (cfg.seed + 1_000_003 * self.world.rank) % 2**63 if self.world.active else cfg.seed
+        self.gen = torch.Generator().manual_seed(seed)
         self.precision = Precision(cfg.train.precision, s.device)
         n, bs = s.x_train.shape[0], cfg.train.batch_size
-        self.steps_per_epoch = math.ceil(n / bs)
+        self.steps_per_epoch = s.shard.steps if s.shard is not None else math.ceil(n / bs)
         # made before the step: a scheduler wraps optimizer.step, which the step may hold
         self.schedule = Schedule(cfg.train, s.optimizer, self.steps_per_epoch)
+        self.sharded_step: ShardedStepFn | None = None
         self.step: StepFn = self._choose_step()
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
@@ -171,6 +194,24 @@ class Trainer:
     def _choose_step(self) -> StepFn:
         s = self.setup
         m, t = s.cfg.model, s.cfg.train
+        if s.shard is not None:
+            # DDP's wrapper is made once (its hooks stay on the parameters); the hand-derived
+            # step again after a load (it holds views of the optimizer's state)
+            if not isinstance(self.sharded_step, ShardedAutogradStep):
+                self.sharded_step = choose_sharded_step(
+                    s.model,
+                    s.loss_fn,
+                    s.optimizer,
+                    self.precision,
+                    activation=m.activation,
+                    dropout=m.dropout,
+                    precision_name=t.precision,
+                    world_size=self.world.size,
+                    device=s.device,
+                    allow_manual=s.allow_manual,
+                    grad_clip=t.grad_clip,
+                )
+            return _no_plain_step
         return choose_step(
             s.model,
             s.loss_fn,
@@ -198,7 +239,7 @@ class Trainer:
             if partial and self._epoch_losses is not None
             else torch.empty(0)
         )
-        return {
+        state = {
             "epoch": self.epoch,
             "global_step": self.global_step,
             "step_in_epoch": self.step_in_epoch if partial else 0,
@@ -225,6 +266,12 @@ class Trainer:
             "model": _plain(self.setup.model.state_dict()),
             "optimizer": _plain(self.setup.optimizer.state_dict()),
         }
+        if self.world.active:  # every rank's own streams (a collective: all ranks call it)
+            own = ("data_order", "torch_rng", "cuda_rng", "numpy_rng", "python_rng")
+            mine = {k: state[k] for k in own} | {"epoch_losses": losses}
+            state["world_size"] = self.world.size
+            state["ranks"] = dist.gather_objects(mine, self.world)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from `state` (of a run of the same config, `train.epochs` aside: a larger
@@ -232,6 +279,17 @@ class Trainer:
         counter starts again at 0 — keeping its best epoch and value)."""
         s = self.setup
         t = s.cfg.train
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.world.size:
+            raise UsageError(
+                "--nproc",
+                f"this run was trained on {dist.processes(saved_world)}; resume it on "
+                f"{'one' if saved_world == 1 else saved_world} too ("
+                + ("without --nproc" if saved_world == 1 else f"--nproc {saved_world}")
+                + "): the data shards and random streams are per process",
+            )
+        if self.world.active:
+            state = {**state, **state["ranks"][self.world.rank]}
         s.model.load_state_dict(state["model"])
         s.optimizer.load_state_dict(state["optimizer"])
         if state.get("schedule") is not None:
@@ -286,20 +344,15 @@ class Trainer:
         caller once per epoch). With a `sink` and `train.checkpoint_every: N`, the state goes
         to `sink.save_state` after every N-th optimizer step but the epoch's last (whose
         state is the epoch end's)."""
+        if self.setup.shard is not None:
+            return self._train_shard_epoch(on_progress, sink)
         s = self.setup
         s.model.train()
         x, y = s.x_train, s.y_train
         n, bs = x.shape[0], s.cfg.train.batch_size
         self._epoch_order = self.gen.get_state()  # a resume draws this epoch's order again
         if bs < n:  # one shuffled copy per epoch into a reused buffer; batches are views of it
-            perm = torch.randperm(n, generator=self.gen).to(x.device, non_blocking=True)
-            if self._buf_x is None or self._buf_y is None:
-                pin = not s.on_device  # batches are copied to the GPU from here: pin the buffer
-                self._buf_x = torch.empty(x.shape, dtype=x.dtype, device=x.device, pin_memory=pin)
-                self._buf_y = torch.empty(y.shape, dtype=y.dtype, device=y.device, pin_memory=pin)
-            torch.index_select(x, 0, perm, out=self._buf_x)
-            torch.index_select(y, 0, perm, out=self._buf_y)
-            x, y = self._buf_x, self._buf_y
+            x, y = self._shuffled(x, y)
         n_batches = math.ceil(n / bs)
         losses = torch.empty(n_batches, device=s.device)
         start = min(self.step_in_epoch, n_batches)  # > 0: resumed inside this epoch
@@ -340,6 +393,71 @@ class Trainer:
             return (losses * weights).sum() / n
         return losses.mean()
 
+    def _shuffled(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y) in this epoch's seeded order, gathered into the reused buffers."""
+        s = self.setup
+        perm = torch.randperm(x.shape[0], generator=self.gen).to(x.device, non_blocking=True)
+        if self._buf_x is None or self._buf_y is None:
+            pin = not s.on_device  # batches are copied to the GPU from here: pin the buffer
+            self._buf_x = torch.empty(x.shape, dtype=x.dtype, device=x.device, pin_memory=pin)
+            self._buf_y = torch.empty(y.shape, dtype=y.dtype, device=y.device, pin_memory=pin)
+        torch.index_select(x, 0, perm, out=self._buf_x)
+        torch.index_select(y, 0, perm, out=self._buf_y)
+        return self._buf_x, self._buf_y
+
+    def _train_shard_epoch(
+        self,
+        on_progress: Callable[[int, int], None] | None,
+        sink: RunSink | None,
+    ) -> torch.Tensor:
+        """`train_epoch` on one rank of a DDP run: this rank's shard in its own seeded
+        order, its share of each global batch per step (`Shard.step_rows`); returns the mean
+        loss over all ranks' rows (an all-reduced sum over the global count)."""
+        s = self.setup
+        sh = s.shard
+        assert sh is not None and self.sharded_step is not None
+        s.model.train()
+        self._epoch_order = self.gen.get_state()  # a resume draws this epoch's order again
+        x, y = self._shuffled(s.x_train, s.y_train)
+        n_steps = sh.steps
+        losses = torch.zeros(n_steps, device=s.device)  # this rank's loss sums
+        start = min(self.step_in_epoch, n_steps)
+        if start and self._epoch_losses is not None:
+            losses[:start] = self._epoch_losses.to(losses.device)
+        step = self.sharded_step
+        schedule = self.schedule if self.schedule.per_step else None
+        group = s.optimizer.param_groups[0]
+        every = s.cfg.train.checkpoint_steps if sink is not None else 0
+        report_every = max(1, n_steps // 100)
+        dev = s.device
+        gs = self.global_step
+        self._epoch_lr = float(group["lr"])
+        pos = start * sh.local_batch  # this rank's rows taken by the steps before `start`
+        for i in range(start, n_steps):
+            b, rows = sh.step_rows(i)
+            xb, yb = x[pos : pos + b], y[pos : pos + b]
+            pos += b
+            if not s.on_device:
+                xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+            if schedule is not None:
+                self._epoch_lr = float(group["lr"])
+            losses[i] = step(xb, yb, rows)
+            gs += 1
+            if schedule is not None:
+                schedule.after_step()
+            if every and gs % every == 0 and i + 1 < n_steps and sink is not None:
+                self.global_step, self.step_in_epoch = gs, i + 1
+                self._epoch_losses = losses[: i + 1]
+                self._check_finite(dist.all_reduce_sum(losses[: i + 1].sum()), gs)
+                sink.save_state(self.state_dict())
+            if on_progress is not None and (i + 1) % report_every == 0:
+                on_progress(min((i + 1) * sh.batch, sh.rows), sh.rows)
+        self.global_step = gs
+        self.step_in_epoch = 0
+        self._epoch_losses = None
+        total = dist.all_reduce_sum(losses.sum())
+        return total / (sh.rows * s.y_train.shape[1])
+
     def _weights_finite(self, extra: torch.Tensor | None = None) -> bool:
         """One host sync: every weight (and every value of `extra`) is finite."""
         checks = [torch.isfinite(p).all() for p in self.setup.model.parameters()]
@@ -371,6 +489,16 @@ class Trainer:
             return self._fit(sink, on_epoch, on_progress)
         finally:
             torch.set_num_threads(previous)
+
+    def validation_logits(self, model: torch.nn.Module) -> torch.Tensor:
+        """`model`'s logits of every validation row, in file order (under DDP: each rank's
+        shard predicted once, and gathered on every rank)."""
+        s = self.setup
+        assert s.x_val is not None
+        logits = predict_logits(model, s.x_val, s.device)
+        if s.val_counts is None:
+            return logits
+        return dist.gather_rows(logits, s.val_counts)
 
     def _diverged(self, epoch: int, what: str) -> DivergenceError:
         kept = (
@@ -443,8 +571,8 @@ class Trainer:
             row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
             if not math.isfinite(train_loss):
                 raise self._diverged(epoch, f"training loss is {train_loss}")
-            if s.x_val is not None and s.y_val is not None and s.x_val.shape[0] > 0:
-                logits = predict_logits(s.model, s.x_val, s.device)
+            if s.x_val is not None and s.y_val is not None and s.y_val.shape[0] > 0:
+                logits = self.validation_logits(s.model)
                 yv = s.y_val.to(logits.device)
                 row.update(epoch_metrics(logits, yv))
                 if not math.isfinite(row["val_loss"]):

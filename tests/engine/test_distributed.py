@@ -1,0 +1,278 @@
+"""sigmoidnet.engine.distributed and the DDP steps: one step of a global batch split across
+2 and 4 gloo processes gives the gradients and the updated weights of one process stepping
+over the same rows (to float32 reduction error); the validation metrics of a sharded run are
+those of one process for the same weights, exactly; the shards cover every row once."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as tdist
+import torch.multiprocessing as mp
+
+from sigmoidnet.config import load_config
+from sigmoidnet.engine.distributed import Shard, World, even_counts, gather_rows
+from sigmoidnet.engine.precision import Precision
+from sigmoidnet.engine.steps import (
+    AutogradStep,
+    ShardedAutogradStep,
+    ShardedManualStep,
+    choose_sharded_step,
+)
+from sigmoidnet.model import MLP
+
+pytestmark = pytest.mark.skipif(not tdist.is_available(), reason="torch without distributed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(fn: Any, world: int, tmp_path: Path, *args: Any) -> list[dict[str, Any]]:
+    port = _free_port()
+    mp.spawn(fn, args=(world, port, str(tmp_path), *args), nprocs=world, join=True)
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+def _join(rank: int, world: int, port: int) -> World:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    tdist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    return World(rank=rank, size=world, backend="gloo")
+
+
+# -- the shards ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [1, 7, 10, 64, 99, 1000])
+@pytest.mark.parametrize("batch", [4, 10, 32])
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_shards_cover_every_row_once_and_every_step_is_one_global_batch(
+    rows: int, batch: int, size: int
+) -> None:
+    shards = [Shard.of(rows, batch, World(rank=r, size=size)) for r in range(size)]
+    assert sum(s.count for s in shards) == rows
+    assert [s.start for s in shards] == [sum(t.count for t in shards[:r]) for r in range(size)]
+    steps = shards[0].steps
+    assert steps == -(-rows // batch) and all(s.steps == steps for s in shards)
+    for i in range(steps):
+        shares = [s.step_rows(i) for s in shards]
+        assert len({g for _, g in shares}) == 1
+        assert sum(b for b, _ in shares) == shares[0][1] == min(batch, rows - i * batch)
+    for s in shards:  # a rank's steps take exactly its shard
+        assert sum(s.step_rows(i)[0] for i in range(steps)) == s.count
+
+
+def test_a_global_batch_smaller_than_the_world_is_refused() -> None:
+    from sigmoidnet.errors import UsageError
+
+    with pytest.raises(UsageError, match="train.batch_size: 2 is the global batch"):
+        Shard.of(100, 2, World(rank=0, size=4))
+
+
+def test_even_counts() -> None:
+    assert even_counts(10, 4) == [3, 3, 2, 2]
+    assert even_counts(3, 4) == [1, 1, 1, 0]
+
+
+# -- one step: DDP over N processes against one process --------------------------------------
+
+CASES: list[dict[str, Any]] = [
+    # hand-derived step, its own flat all-reduce; uneven shares (10 rows on 4: 3,3,2,2)
+    {"kind": "manual", "rows": 10, "act": "relu", "clip": None, "pos_weight": None},
+    {"kind": "manual", "rows": 7, "act": "tanh", "clip": 0.05, "pos_weight": [2.0, 0.5]},
+    # autograd under DistributedDataParallel, an empty share on 4 ranks (3 rows: 1,1,1,0)
+    {"kind": "autograd", "rows": 3, "act": "gelu", "clip": None, "pos_weight": None},
+    {"kind": "autograd", "rows": 10, "act": "relu", "clip": 0.05, "pos_weight": [3.0, 1.0]},
+]
+
+
+def _model_and_opt(case: dict[str, Any]) -> tuple[MLP, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    mlp = MLP(5, [8, 6], 2, case["act"])
+    return mlp, torch.optim.Adam(mlp.parameters(), lr=0.01, fused=True)
+
+
+def _loss(case: dict[str, Any]) -> torch.nn.BCEWithLogitsLoss:
+    pw = case["pos_weight"]
+    return torch.nn.BCEWithLogitsLoss(pos_weight=None if pw is None else torch.tensor(pw))
+
+
+def _batch(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(rows, 5, generator=g)
+    y = (torch.rand(rows, 2, generator=g) > 0.4).float()
+    return x, y
+
+
+def _flat(tensors: Any) -> list[float]:
+    return torch.cat([t.detach().reshape(-1) for t in tensors]).tolist()
+
+
+def _step_worker(rank: int, world: int, port: int, out: str) -> None:
+    w = _join(rank, world, port)
+    results = []
+    for case in CASES:
+        x, y = _batch(case["rows"])
+        shard = Shard.of(case["rows"], 16, w)  # one step: the shard is this rank's share
+        xb, yb = x[shard.start : shard.start + shard.count], y[shard.start : shard.start + shard.count]
+        mlp, opt = _model_and_opt(case)
+        step = choose_sharded_step(
+            mlp,
+            _loss(case),
+            opt,
+            Precision("fp32", torch.device("cpu")),
+            activation=case["act"],
+            dropout=0.0,
+            precision_name="fp32",
+            world_size=world,
+            device=torch.device("cpu"),
+            allow_manual=case["kind"] == "manual",
+            grad_clip=case["clip"],
+        )
+        kind = "manual" if isinstance(step, ShardedManualStep) else "autograd"
+        assert isinstance(step, ShardedManualStep | ShardedAutogradStep)
+        loss_sum = step(xb, yb, case["rows"])
+        total = loss_sum.clone()
+        tdist.all_reduce(total)
+        results.append(
+            {
+                "kind": kind,
+                "grads": _flat(p.grad for p in mlp.parameters()),
+                "weights": _flat(mlp.parameters()),
+                "loss": float(total) / (case["rows"] * 2),
+            }
+        )
+    Path(out, f"rank{rank}.json").write_text(json.dumps(results))
+    tdist.destroy_process_group()
+
+
+def _reference(case: dict[str, Any]) -> dict[str, Any]:
+    """One process, autograd, `optimizer.step()`: the plain reference."""
+    x, y = _batch(case["rows"])
+    mlp, opt = _model_and_opt(case)
+    step = AutogradStep(mlp, _loss(case), opt, Precision("fp32", torch.device("cpu")), case["clip"])
+    loss = step(x, y)
+    return {
+        "grads": _flat(p.grad for p in mlp.parameters()),
+        "weights": _flat(mlp.parameters()),
+        "loss": float(loss),
+    }
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_one_ddp_step_equals_one_process_step_over_the_same_rows(
+    world: int, tmp_path: Path
+) -> None:
+    ranks = _spawn(_step_worker, world, tmp_path)
+    for i, case in enumerate(CASES):
+        ref = _reference(case)
+        for r, got in enumerate(ranks):
+            mine = got[i]
+            assert mine["kind"] == case["kind"], (case, r)
+            g, rg = torch.tensor(mine["grads"]), torch.tensor(ref["grads"])
+            assert torch.allclose(g, rg, rtol=1e-5, atol=1e-6), (case, r, (g - rg).abs().max())
+            wt, rw = torch.tensor(mine["weights"]), torch.tensor(ref["weights"])
+            assert torch.allclose(wt, rw, rtol=1e-5, atol=1e-6), (case, r, (wt - rw).abs().max())
+            assert mine["loss"] == pytest.approx(ref["loss"], rel=1e-6)
+        # every rank holds the same weights, bit for bit
+        assert all(got[i]["weights"] == ranks[0][i]["weights"] for got in ranks)
+
+
+def test_gather_rows_puts_uneven_blocks_back_in_order(tmp_path: Path) -> None:
+    ranks = _spawn(_gather_worker, 3, tmp_path)
+    assert all(r["rows"] == [[float(i), float(-i)] for i in range(7)] for r in ranks)
+
+
+def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
+    _join(rank, world, port)
+    counts = [3, 0, 4]  # a rank without rows included
+    start = sum(counts[:rank])
+    local = torch.tensor([[float(i), float(-i)] for i in range(start, start + counts[rank])])
+    local = local.reshape(counts[rank], 2)
+    rows = gather_rows(local, counts).tolist()
+    Path(out, f"rank{rank}.json").write_text(json.dumps({"rows": rows}))
+    tdist.destroy_process_group()
+
+
+# -- the Trainer on shards ---------------------------------------------------------------------
+
+
+def _config(tmp: str) -> Any:
+    p = Path(tmp, "c.yaml")
+    p.write_text(
+        "seed: 3\ndata: {source: random, n_samples: 203, n_features: 6, n_labels: 2, "
+        "val_fraction: 0.3}\nmodel: {hidden_sizes: [8]}\ntrain: {epochs: 2, batch_size: 16}\n"
+    )
+    return load_config(p)
+
+
+def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
+    from sigmoidnet.engine import Trainer, prepare
+    from sigmoidnet.evaluation import epoch_metrics
+
+    import sigmoidnet.model
+
+    w = _join(rank, world, port)
+    sigmoidnet.model.EVAL_CHUNK = 16  # scoring chunks of 16 rows: 61 val rows → 32 + 29
+    cfg = _config(out)
+    setup = prepare(cfg, world=w)
+    trainer = Trainer(setup)
+    assert setup.y_val is not None and setup.val_counts is not None
+    result = trainer.fit()
+    logits = trainer.validation_logits(setup.model)
+    metrics = epoch_metrics(logits, setup.y_val)
+    state = trainer.state_dict()
+    Path(out, f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "metrics": metrics,
+                "weights": _flat(setup.model.parameters()),
+                "train_rows": int(setup.x_train.shape[0]),
+                "val_rows": int(setup.x_val.shape[0]) if setup.x_val is not None else 0,
+                "history": [r["train_loss"] for r in result.history],
+                "state_ranks": len(state["ranks"]),
+                "world_size": state["world_size"],
+            }
+        )
+    )
+    tdist.destroy_process_group()
+
+
+def test_sharded_training_keeps_ranks_identical_and_validation_equals_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sigmoidnet.engine import prepare
+    from sigmoidnet.engine.trainer import Trainer
+    from sigmoidnet.evaluation import epoch_metrics
+    from sigmoidnet.model import predict_logits
+
+    ranks = _spawn(_trainer_worker, 2, tmp_path)
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["metrics"] == ranks[1]["metrics"]
+    assert ranks[0]["history"] == ranks[1]["history"]
+    assert ranks[0]["state_ranks"] == 2 and ranks[0]["world_size"] == 2
+    # shards: 203 rows, 0.3 held out → 142 train (8 full steps of 16 + 14) / 61 val
+    assert sum(r["train_rows"] for r in ranks) == 142
+    assert [r["val_rows"] for r in ranks] == [32, 29]  # whole chunks of 16 rows
+    # the same weights in one process: the same validation metrics, exactly
+    monkeypatch.setattr("sigmoidnet.model.EVAL_CHUNK", 16)
+    setup = prepare(_config(str(tmp_path)))
+    Trainer(setup)
+    with torch.no_grad():
+        offset = 0
+        for p in setup.model.parameters():
+            n = p.numel()
+            p.copy_(torch.tensor(ranks[0]["weights"][offset : offset + n]).view_as(p))
+            offset += n
+    assert setup.x_val is not None and setup.y_val is not None
+    logits = predict_logits(setup.model, setup.x_val, setup.device)
+    assert epoch_metrics(logits, setup.y_val) == ranks[0]["metrics"]
