@@ -86,6 +86,8 @@ class RunDir:
         self.model_epoch: int | None = None  # and the epoch it is of
         self.has_state = False  # a resumable state has been saved here
         self.state_extra: dict[str, Any] = {}  # saved with every state (the data's fingerprint)
+        #: written with every status (a DDP job's id, to be found again after a restart)
+        self.status_extra: dict[str, Any] = {}
         self._created = list(created or [])  # folders of out_dir this run created
         self._rows: list[str] = []
 
@@ -169,7 +171,7 @@ class RunDir:
 
     def write_status(self, status: str, **info: Any) -> None:
         """`status.json`: how this attempt ended (read by `train --resume`)."""
-        text = json.dumps({"status": status, **info}, allow_nan=True) + "\n"
+        text = json.dumps({"status": status, **self.status_extra, **info}, allow_nan=True) + "\n"
         self._write(self.path / STATUS, text.encode())
 
     def log_epoch(self, row: dict[str, Any]) -> None:
@@ -368,6 +370,20 @@ def find_resumable(run: str | Path) -> Path:
     if state_problem is not None:
         raise CheckpointError(str(path / STATE), state_problem)
     return path
+
+
+def find_launch_run(out_dir: str | Path, launch: str) -> Path | None:
+    """The run directory under `out_dir` that the torchrun job `launch` started (its
+    `status.json` names the job), the newest if several; None when there is none."""
+    if not launch:
+        return None
+    out = Path(out_dir)
+    try:
+        entries = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return None
+    found = [p for p in entries if read_status(p).get("launch") == launch]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
 def read_status(path: Path) -> dict[str, Any]:

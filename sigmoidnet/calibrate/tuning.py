@@ -18,19 +18,28 @@ if TYPE_CHECKING:
     from sigmoidnet.artifact import Artifact
 
 
-def validation_probabilities(art: Artifact, x_val: torch.Tensor) -> Any:
-    """(n, L) float64 probabilities of the model inputs `x_val`, as `predict` gives them."""
+def model_logits(art: Artifact, x_val: torch.Tensor | None, logits: Any = None) -> Any:
+    """(n, L) float32 logits of the model inputs `x_val`, as `predict` computes them — or
+    `logits` when given (a data-parallel run gathers its ranks' into one array)."""
+    if logits is not None:
+        return np.asarray(logits, dtype=np.float32)
+    assert x_val is not None
     with torch.inference_mode():
-        logits = predict_logits(art.model, x_val.to("cpu"), torch.device("cpu"))
-    return sigmoid_array(calibrated_logits(art, logits.numpy()))
+        return predict_logits(art.model, x_val.to("cpu"), torch.device("cpu")).numpy()
+
+
+def validation_probabilities(art: Artifact, x_val: torch.Tensor | None, logits: Any = None) -> Any:
+    """(n, L) float64 probabilities of the model inputs `x_val` (or of their `logits`), as
+    `predict` gives them."""
+    return sigmoid_array(calibrated_logits(art, model_logits(art, x_val, logits)))
 
 
 def tune_artifact(
-    art: Artifact, x_val: torch.Tensor, y_val: torch.Tensor, rule: Any
+    art: Artifact, x_val: torch.Tensor | None, y_val: torch.Tensor, rule: Any, logits: Any = None
 ) -> list[TunedThreshold]:
     """Tune every label's threshold on (x_val, y_val) by `rule`, and store the thresholds
     and where they came from in `art`."""
-    probs = validation_probabilities(art, x_val)
+    probs = validation_probabilities(art, x_val, logits)
     y = y_val.to("cpu").numpy()
     tuned = [tune_threshold(probs[:, j], y[:, j], rule) for j in range(probs.shape[1])]
     art.thresholds = [t.threshold for t in tuned]
@@ -51,16 +60,14 @@ def calibrated_logits(art: Artifact, logits: Any) -> Any:
 
 
 def calibrate_artifact(
-    art: Artifact, x_val: torch.Tensor, y_val: torch.Tensor, method: str
+    art: Artifact, x_val: torch.Tensor | None, y_val: torch.Tensor, method: str, logits: Any = None
 ) -> list[str | None]:
     """Fit `method` per label on the validation rows' logits and store it in `art`; a
     note per label (None where it was fitted)."""
     from sigmoidnet.calibrate.scaling import fit
 
     art.calibration = None
-    with torch.inference_mode():
-        logits = predict_logits(art.model, x_val.to("cpu"), torch.device("cpu"))
-    z = logits.numpy().astype(np.float64)
+    z = model_logits(art, x_val, logits).astype(np.float64)
     y = y_val.to("cpu").numpy()
     fitted = [fit(method, z[:, j], y[:, j]) for j in range(z.shape[1])]
     art.calibration = {

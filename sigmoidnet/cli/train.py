@@ -16,6 +16,7 @@ from sigmoidnet.errors import DivergenceError, InterruptedError_, UsageError
 
 if TYPE_CHECKING:
     from sigmoidnet.engine import Setup, Trainer
+    from sigmoidnet.engine.distributed import World
     from sigmoidnet.rundir import RunDir
 
 
@@ -50,12 +51,35 @@ def train(
         bool,
         typer.Option("--json", help="Print one JSON object per epoch on stdout, nothing else."),
     ] = False,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            min=1,
+            help="Train on N data-parallel local processes (torchrun's launcher; gloo on "
+            "CPU, one GPU each with nccl). train.batch_size is the global batch.",
+        ),
+    ] = None,
 ) -> None:
     """Train a model from a YAML config and write a run directory."""
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")
     mode = "json" if json_ else ("quiet" if quiet else "rich")
+    from sigmoidnet.engine.distributed import launched
+
+    if launched():  # one rank of a torchrun job (or of --nproc's workers)
+        if nproc is not None:
+            raise UsageError("--nproc", "does not apply under torchrun, which started this process")
+        if resume is not None and out is not None:
+            raise UsageError("--out", "does not apply to --resume: the run stays where it is")
+        from sigmoidnet.cli._ddp import run_rank
+
+        run_rank(config, overrides, out, resume, mode)
+        return
+    if nproc is not None and nproc > 1:
+        _launch(nproc, config, set_ or [], out, device, resume, quiet, json_, overrides)
+        return
     if resume is not None:
         if out is not None:
             raise UsageError("--out", "does not apply to --resume: the run stays where it is")
@@ -83,6 +107,73 @@ def train(
         _run(setup, trainer, run, mode, digest)
     finally:
         unlock_run(run.path)
+
+
+def _launch(
+    nproc: int,
+    config: Path | None,
+    sets: list[str],
+    out: Path | None,
+    device: str | None,
+    resume: Path | None,
+    quiet: bool,
+    json_: bool,
+    overrides: list[str],
+) -> None:
+    """`--nproc N`: what can be checked here is checked before any worker starts (the
+    config, the run to resume, the GPUs); then N workers run this command without --nproc."""
+    from sigmoidnet.config import load_config
+    from sigmoidnet.rundir import find_resumable
+
+    if resume is not None:
+        if out is not None:
+            raise UsageError("--out", "does not apply to --resume: the run stays where it is")
+        run_path = find_resumable(resume)
+        cfg = load_config(run_path / "config.yaml", overrides)
+        out_dir: Path | str = run_path.parent
+    else:
+        if config is None:
+            raise UsageError(
+                "--config", "missing: give --config FILE, or --resume RUN_DIR to continue a run"
+            )
+        cfg = load_config(config, overrides)
+        out_dir = out if out is not None else cfg.out_dir
+    dev = cfg.device
+    if dev.startswith("cuda") or dev == "auto":
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if dev.startswith("cuda") and gpus < nproc:
+            raise UsageError(
+                "--nproc",
+                f"{nproc} processes need a GPU each, but this machine has {gpus}",
+            )
+    if cfg.train.batch_size < nproc:
+        raise UsageError(
+            "train.batch_size",
+            f"{cfg.train.batch_size} is the global batch, split across {nproc} processes: it "
+            f"must be at least {nproc}",
+        )
+    args = ["train"]
+    if config is not None:
+        args += ["--config", str(config)]
+    for s in sets:
+        args += ["--set", s]
+    if out is not None:
+        args += ["--out", str(out)]
+    if device is not None:
+        args += ["--device", device]
+    if resume is not None:
+        args += ["--resume", str(resume)]
+    args += ["--quiet"] if quiet else []
+    args += ["--json"] if json_ else []
+    from sigmoidnet.cli._ddp import render_outcome
+    from sigmoidnet.engine.launch import launch_local
+
+    outcome = launch_local(nproc, args)
+    if outcome.code != 0:
+        render_outcome(outcome, nproc, out_dir)
+        raise typer.Exit(outcome.code)
 
 
 def _resume(path: Path, config: Path | None, overrides: list[str], mode: str) -> None:
@@ -186,29 +277,68 @@ def _already_complete(
     return False
 
 
+class _Silent:
+    """The reporter of a DDP run's other ranks: rank 0 prints."""
+
+    def start(self, *args: Any) -> None:
+        pass
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        pass
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def summary(self, *args: Any) -> None:
+        pass
+
+
 def _run(
-    setup: Setup, trainer: Trainer, run: RunDir, mode: str, digest: str, resumed: bool = False
+    setup: Setup,
+    trainer: Trainer,
+    run: RunDir,
+    mode: str,
+    digest: str,
+    resumed: bool = False,
+    world: World | None = None,
 ) -> None:
     from sigmoidnet.fsutil import OutputError  # imported already (by the run directory)
 
     cfg = setup.cfg
+    main = world is None or world.main
     run.state_extra["data_digest"] = digest
     try:
-        has_val = setup.x_val is not None and setup.x_val.shape[0] > 0
+        has_val = setup.y_val is not None and setup.y_val.shape[0] > 0
         t = cfg.train
         lr_moves = t.lr_schedule.name != "constant" or t.warmup_epochs > 0
-        rep = render.TrainReporter(mode, t.epochs, has_val, lr_column=lr_moves)
+        rep: Any = (
+            render.TrainReporter(mode, t.epochs, has_val, lr_column=lr_moves)
+            if main
+            else _Silent()
+        )
         try:
             d = setup.data
             notes = list(d.notes)
             if resumed:
                 notes.append(_resume_note(trainer, run))
-            rep.start(d.description, str(setup.device), str(run.path), d.columns, notes)
+            device = str(setup.device)
+            if world is not None and world.active:
+                device = f"{device} × {world.size} processes ({world.backend})"
+            rep.start(d.description, device, str(run.path), d.columns, notes)
             result = trainer.fit(run, on_epoch=rep.epoch, on_progress=rep.progress)
         finally:
             rep.close()
         stop_reason = str(getattr(result, "stop_reason", "") or "")
-        fitted = _fit_decisions(setup, run) if cfg.decision.fitted and run.has_model else None
+        fitted = None
+        if cfg.decision.fitted and run.has_model:
+            logits = None
+            if setup.shard is not None:  # every rank's validation logits, gathered
+                assert result.artifact is not None
+                logits = trainer.validation_logits(result.artifact.model).cpu().numpy()
+            fitted = _fit_decisions(setup, run, logits) if main else None
         status = "early_stopped" if stop_reason.startswith("early stopping") else "finished"
         run.write_status(status, epoch=trainer.epoch, reason=stop_reason)
         early = stop_reason if status == "early_stopped" else ""  # else: train.epochs reached
@@ -225,23 +355,33 @@ def _run(
                 ending = "diverged"
             with contextlib.suppress(Exception):
                 run.write_status(ending, epoch=trainer.epoch)
+        if not main:
+            raise
         if isinstance(e, KeyboardInterrupt):
-            raise _interrupted(run, kept) from None
+            raise _interrupted(run, kept, world) from None
         if isinstance(e, OutputError):
             raise OutputError(e.where, e.what + _kept(run, kept), e.exit_code) from None
         if isinstance(e, DivergenceError) and run.has_state:
             raise DivergenceError(
                 e.where,
-                e.what + f"; to continue, lower train.lr: sigmoidnet train --resume {run.path} "
-                "--set train.lr=...",
+                e.what + f"; to continue, lower train.lr: sigmoidnet train --resume {run.path}"
+                f"{_nproc(world)} --set train.lr=...",
             ) from None
+        from sigmoidnet.engine.distributed import _peer_lost, is_collective_failure
+
+        if world is not None and is_collective_failure(e):
+            lost = _peer_lost(e)
+            raise type(lost)(lost.where, lost.what + _kept(run, kept, world)) from None
         raise
 
 
-def _fit_decisions(setup: Setup, run: RunDir) -> tuple[str, list[str | None], list[Any] | None]:
+def _fit_decisions(
+    setup: Setup, run: RunDir, logits: Any = None
+) -> tuple[str, list[str | None], list[Any] | None]:
     """With the model kept: fit its calibration (`decision.calibration`), then tune each
-    label's threshold (`decision.threshold` as a rule), on the validation rows, and save
-    them in the model. (the calibration method, its notes, the `TunedThreshold`s or None)."""
+    label's threshold (`decision.threshold` as a rule), on the validation rows (or their
+    `logits`, gathered from the ranks of a DDP run), and save them in the model. (the
+    calibration method, its notes, the `TunedThreshold`s or None)."""
     from sigmoidnet import artifact
     from sigmoidnet.calibrate.tuning import calibrate_artifact, tune_artifact
     from sigmoidnet.rundir import MODEL
@@ -252,10 +392,10 @@ def _fit_decisions(setup: Setup, run: RunDir) -> tuple[str, list[str | None], li
     notes: list[str | None] = []
     art.calibration = None
     if d.calibration != "none":
-        notes = calibrate_artifact(art, setup.x_val, setup.y_val, d.calibration)
+        notes = calibrate_artifact(art, setup.x_val, setup.y_val, d.calibration, logits)
     tuned = None
     if d.tuned:
-        tuned = tune_artifact(art, setup.x_val, setup.y_val, d.threshold)
+        tuned = tune_artifact(art, setup.x_val, setup.y_val, d.threshold, logits)
     else:  # a number: every label's
         art.thresholds = [float(d.threshold)] * len(art.label_names)
         art.threshold_sources = ["decision.threshold"] * len(art.label_names)
@@ -264,25 +404,35 @@ def _fit_decisions(setup: Setup, run: RunDir) -> tuple[str, list[str | None], li
 
 
 def _resume_note(trainer: Trainer, run: RunDir) -> str:
-    state: dict[str, Any] = trainer.state_dict()
-    step = int(state.get("step_in_epoch", 0) or 0)
+    step = trainer.step_in_epoch if trainer.partial_epoch else 0
     where = f"epoch {trainer.epoch + 1}, step {step + 1}" if step else f"epoch {trainer.epoch + 1}"
     return f"{run.path}: resumed at {where} from its saved state"
 
 
-def _kept(run: RunDir, kept: bool) -> str:
+def _nproc(world: World | None) -> str:
+    """` --nproc N` for a DDP run's resume command ('' for one process)."""
+    return f" --nproc {world.size}" if world is not None and world.active else ""
+
+
+def _kept(run: RunDir, kept: bool, world: World | None = None) -> str:
+    again = f"; continue with: sigmoidnet train --resume {run.path}{_nproc(world)}"
     if kept and run.has_model:
-        return f"; the best model so far (epoch {run.model_epoch}) is kept in {run.path}"
+        keep = f"; the best model so far (epoch {run.model_epoch}) is kept in {run.path}"
+        return keep + (again if world is not None and run.has_state else "")
     if kept:
-        return f"; its resumable state is kept in {run.path}"
+        return f"; its resumable state is kept in {run.path}" + (again if world else "")
     return "; no model was saved, nothing is kept"
 
 
-def _interrupted(run: RunDir | None, kept: bool) -> InterruptedError_:
+def _interrupted(run: RunDir | None, kept: bool, world: World | None = None) -> InterruptedError_:
     """The error (exit 130) of a run stopped by Ctrl-C / SIGTERM: what was kept, and where,
     and how to continue it."""
     if run is not None and kept:
-        again = f"; continue with: sigmoidnet train --resume {run.path}" if run.has_state else ""
+        again = (
+            f"; continue with: sigmoidnet train --resume {run.path}{_nproc(world)}"
+            if run.has_state
+            else ""
+        )
         if run.has_model:
             return InterruptedError_(
                 "train",

@@ -191,6 +191,11 @@ class Trainer:
         self._epoch_losses: torch.Tensor | None = None  # the batch losses of a partial epoch
         self._epoch_lr = self.schedule.lr  # the lr of the epoch's last step
 
+    @property
+    def partial_epoch(self) -> bool:
+        """Inside an epoch (a mid-epoch state was loaded or saved)."""
+        return self.step_in_epoch > 0 and self._epoch_losses is not None
+
     def _choose_step(self) -> StepFn:
         s = self.setup
         m, t = s.cfg.model, s.cfg.train
