@@ -375,7 +375,7 @@ def find_resumable(run: str | Path) -> Path:
 def find_launch_run(out_dir: str | Path, launch: str) -> Path | None:
     """The run directory under `out_dir` that the torchrun job `launch` started (its
     `status.json` names the job), the newest if several; None when there is none."""
-    if not launch:
+    if launch in ("", "none"):  # torchrun's id when none was given: not this job's own
         return None
     out = Path(out_dir)
     try:

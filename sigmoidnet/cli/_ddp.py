@@ -103,9 +103,10 @@ def _worded(e: BaseException, world: World) -> BaseException:
     from sigmoidnet.engine.launch import under_launcher
 
     if dist.is_collective_failure(e):
-        lost = dist._peer_lost(e)
-        lost.quiet = not world.main or under_launcher()  # type: ignore[attr-defined]
-        return lost
+        e = dist._peer_lost(e)
+    if isinstance(e, dist.PeerLostError):
+        e.quiet = not world.main or under_launcher()  # type: ignore[attr-defined]
+        return e
     if isinstance(e, KeyboardInterrupt | SigmoidnetError):
         quiet = not world.main or (
             under_launcher() and (isinstance(e, KeyboardInterrupt) or e.exit_code == 130)

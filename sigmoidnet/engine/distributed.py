@@ -201,7 +201,12 @@ class Shard:
 
 
 def _peer_lost(e: BaseException) -> PeerLostError:
-    text = " ".join(str(e).split())[:200]
+    text = " ".join(str(e).split())
+    # gloo's "[.../pair.cc:537] Read error [127.0.0.1]:2981: Connection reset by peer. This
+    # is typically caused by ...": the what, without the source line and the advice
+    if text.startswith("[") and "] " in text:
+        text = text.split("] ", 1)[1]
+    text = text.split(". ", 1)[0][:160]
     return PeerLostError(
         "train", f"lost contact with another process of this run ({text or type(e).__name__})"
     )
