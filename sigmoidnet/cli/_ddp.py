@@ -100,7 +100,7 @@ def _worded(e: BaseException, world: World) -> BaseException:
     --nproc`, whose launcher names the rank that failed); the others' lines are quiet copies
     of rank 0's."""
     from sigmoidnet.engine import distributed as dist
-    from sigmoidnet.engine.launch import under_launcher
+    from sigmoidnet.launch import under_launcher
 
     if dist.is_collective_failure(e):
         e = dist._peer_lost(e)
@@ -239,7 +239,7 @@ def _resumed(run_path: Path, config: Path | None, overrides: list[str], mode: st
             unlock_run(run_path)
 
 
-def render_outcome(outcome: Any, nproc: int, out_dir: str | Path | None) -> None:
+def render_outcome(outcome: Any, again: str, out_dir: str | Path | None) -> None:
     """The launcher's one line for a job that failed without saying why itself: a worker
     killed by a signal, or the job stopped; with where its state is, and how to continue."""
     from sigmoidnet.rundir import find_launch_run
@@ -250,15 +250,16 @@ def render_outcome(outcome: Any, nproc: int, out_dir: str | Path | None) -> None
             run = find_launch_run(out_dir, outcome.run_id)
     from sigmoidnet.rundir import STATE
 
-    again = ""
     if run is not None and (run / STATE).is_file():
-        again = f"; its state is kept: continue with sigmoidnet train --resume {run} --nproc {nproc}"
+        hint = f"; its state is kept: continue with sigmoidnet train --resume {run} {again}"
     elif run is not None:
-        again = f"; no state had been saved yet in {run}"
+        hint = f"; no state had been saved yet in {run}"
+    else:
+        hint = ""
     if outcome.code == 130:
-        render.error(f"train: interrupted{again}")
+        render.error(f"train: interrupted{hint}")
     elif outcome.signal_name is not None:
         render.error(
             f"train: rank {outcome.rank} (pid {outcome.pid}) was killed by "
-            f"{outcome.signal_name}; the other workers were stopped{again}"
+            f"{outcome.signal_name}; the other workers were stopped{hint}"
         )

@@ -60,25 +60,43 @@ def train(
             "CPU, one GPU each with nccl). train.batch_size is the global batch.",
         ),
     ] = None,
+    nnodes: Annotated[
+        int,
+        typer.Option("--nnodes", min=1, help="Machines in the job (each runs this command)."),
+    ] = 1,
+    node_rank: Annotated[
+        int, typer.Option("--node-rank", min=0, help="This machine's rank, 0..nnodes-1.")
+    ] = 0,
+    master_addr: Annotated[
+        str | None,
+        typer.Option("--master-addr", help="Address of node 0, which hosts the rendezvous."),
+    ] = None,
+    master_port: Annotated[
+        int,
+        typer.Option("--master-port", min=1, max=65535, help="Rendezvous port on node 0."),
+    ] = 29500,
 ) -> None:
     """Train a model from a YAML config and write a run directory."""
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")
     mode = "json" if json_ else ("quiet" if quiet else "rich")
-    from sigmoidnet.engine.distributed import launched
+    from sigmoidnet.launch import launched, quiet_cpp_logs
 
     if launched():  # one rank of a torchrun job (or of --nproc's workers)
-        if nproc is not None:
-            raise UsageError("--nproc", "does not apply under torchrun, which started this process")
+        if nproc is not None or nnodes > 1:
+            flag = "--nproc" if nproc is not None else "--nnodes"
+            raise UsageError(flag, "does not apply under torchrun, which started this process")
         if resume is not None and out is not None:
             raise UsageError("--out", "does not apply to --resume: the run stays where it is")
         from sigmoidnet.cli._ddp import run_rank
 
         run_rank(config, overrides, out, resume, mode)
         return
-    if nproc is not None and nproc > 1:
-        _launch(nproc, config, set_ or [], out, device, resume, quiet, json_, overrides)
+    nodes = _nodes(nnodes, node_rank, master_addr, master_port)
+    if (nproc is not None and nproc > 1) or nodes is not None:
+        quiet_cpp_logs()  # before torch loads
+        _launch(nproc or 1, nodes, config, set_ or [], out, device, resume, quiet, json_, overrides)
         return
     if resume is not None:
         if out is not None:
@@ -109,8 +127,27 @@ def train(
         unlock_run(run.path)
 
 
+def _nodes(nnodes: int, node_rank: int, addr: str | None, port: int) -> Any:
+    """The machines of a several-node job (None: this machine alone)."""
+    if nnodes == 1:
+        if node_rank != 0 or addr is not None:
+            flag = "--node-rank" if node_rank != 0 else "--master-addr"
+            raise UsageError(flag, "applies to a job of several machines: give --nnodes too")
+        return None
+    if node_rank >= nnodes:
+        raise UsageError("--node-rank", f"{node_rank} is not below --nnodes {nnodes}")
+    if addr is None:
+        raise UsageError(
+            "--master-addr", "missing: the address of node 0 (the same on every machine)"
+        )
+    from sigmoidnet.launch import Nodes
+
+    return Nodes(nnodes, node_rank, addr, port)
+
+
 def _launch(
     nproc: int,
+    nodes: Any,
     config: Path | None,
     sets: list[str],
     out: Path | None,
@@ -120,17 +157,22 @@ def _launch(
     json_: bool,
     overrides: list[str],
 ) -> None:
-    """`--nproc N`: what can be checked here is checked before any worker starts (the
-    config, the run to resume, the GPUs); then N workers run this command without --nproc."""
+    """`--nproc N` (and `--nnodes`): what can be checked here is checked before any worker
+    starts (the config, the run to resume, the GPUs); then N workers run this command
+    without --nproc. (The run to resume is on node 0: the other nodes get it from there.)"""
     from sigmoidnet.config import load_config
     from sigmoidnet.rundir import find_resumable
 
+    total = nproc * (1 if nodes is None else nodes.count)
+    out_dir: Path | str | None = None
     if resume is not None:
         if out is not None:
             raise UsageError("--out", "does not apply to --resume: the run stays where it is")
-        run_path = find_resumable(resume)
-        cfg = load_config(run_path / "config.yaml", overrides)
-        out_dir: Path | str = run_path.parent
+        cfg = None
+        if nodes is None or nodes.rank == 0:
+            run_path = find_resumable(resume)
+            cfg = load_config(run_path / "config.yaml", overrides)
+            out_dir = run_path.parent
     else:
         if config is None:
             raise UsageError(
@@ -138,22 +180,8 @@ def _launch(
             )
         cfg = load_config(config, overrides)
         out_dir = out if out is not None else cfg.out_dir
-    dev = cfg.device
-    if dev.startswith("cuda") or dev == "auto":
-        import torch
-
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if dev.startswith("cuda") and gpus < nproc:
-            raise UsageError(
-                "--nproc",
-                f"{nproc} processes need a GPU each, but this machine has {gpus}",
-            )
-    if cfg.train.batch_size < nproc:
-        raise UsageError(
-            "train.batch_size",
-            f"{cfg.train.batch_size} is the global batch, split across {nproc} processes: it "
-            f"must be at least {nproc}",
-        )
+    if cfg is not None:
+        _check_launch(cfg, nproc, total)
     args = ["train"]
     if config is not None:
         args += ["--config", str(config)]
@@ -168,12 +196,33 @@ def _launch(
     args += ["--quiet"] if quiet else []
     args += ["--json"] if json_ else []
     from sigmoidnet.cli._ddp import render_outcome
-    from sigmoidnet.engine.launch import launch_local
+    from sigmoidnet.launch import launch_local
 
-    outcome = launch_local(nproc, args)
+    outcome = launch_local(nproc, args, nodes)
     if outcome.code != 0:
-        render_outcome(outcome, nproc, out_dir)
+        again = f"--nproc {nproc}" if nodes is None else "with the same flags on every node"
+        render_outcome(outcome, again, out_dir)
         raise typer.Exit(outcome.code)
+
+
+def _check_launch(cfg: Any, nproc: int, total: int) -> None:
+    """Before any worker starts: a GPU per local process, a global batch of a row or more
+    per process."""
+    dev = cfg.device
+    if dev.startswith("cuda"):
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if gpus < nproc:
+            raise UsageError(
+                "--nproc", f"{nproc} processes need a GPU each, but this machine has {gpus}"
+            )
+    if cfg.train.batch_size < total:
+        raise UsageError(
+            "train.batch_size",
+            f"{cfg.train.batch_size} is the global batch, split across {total} processes: it "
+            f"must be at least {total}",
+        )
 
 
 def _resume(path: Path, config: Path | None, overrides: list[str], mode: str) -> None:

@@ -64,14 +64,6 @@ class World:
 SINGLE = World()
 
 
-def launched() -> bool:
-    """True inside a torchrun worker of a job with more than one process."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
-    except ValueError:
-        return False
-
-
 def restart_count() -> int:
     """How many times torchrun has restarted this job's workers (`--max-restarts`)."""
     try:

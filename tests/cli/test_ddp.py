@@ -137,6 +137,7 @@ def test_a_data_error_is_one_line_from_rank_0(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_resume_on_another_number_of_processes_is_exit_2(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, epochs=1)
     out = tmp_path / "runs"
@@ -313,3 +314,55 @@ def test_two_machines_on_the_loopback_give_the_nproc_2_run(reference: Path, tmp_
         assert node.returncode == 0, err
     (run,) = run_dirs(out)
     assert_same_run(run, reference)
+
+
+@pytest.mark.slow
+def test_two_machines_through_nnodes_give_the_nproc_2_run(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    port = str(_free_port())
+    cfg = str(write_config(tmp_path))
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sigmoidnet", "train", "--config", cfg, "--out", str(out),
+             "-q", "--nnodes", "2", "--node-rank", str(rank), "--master-addr", "127.0.0.1",
+             "--master-port", port],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, env=env(),
+        )  # fmt: skip
+        for rank in (1, 0)  # node 1 first: it waits for node 0
+    ]
+    for node in nodes:
+        _, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err
+    (run,) = run_dirs(out)
+    assert_same_run(run, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["port taken", "nobody at the address", "a node missing"])
+def test_a_misconfigured_rendezvous_fails_within_a_minute_in_one_line(
+    tmp_path: Path, case: str
+) -> None:
+    cfg = str(write_config(tmp_path))
+    port = _free_port()
+    held = socket.socket()
+    if case == "port taken":
+        held.bind(("0.0.0.0", port))
+        held.listen()
+    rank = "1" if case == "nobody at the address" else "0"
+    started = time.monotonic()
+    try:
+        code, _, err = sigmoidnet(
+            "train", "--config", cfg, "--out", str(tmp_path / "runs"), "-q", "--nnodes", "2",
+            "--node-rank", rank, "--master-addr", "127.0.0.1", "--master-port", str(port),
+            timeout=120,
+        )  # fmt: skip
+    finally:
+        held.close()
+    took = time.monotonic() - started
+    assert code == 2, err
+    assert took < 60, took
+    assert err.count("\n") == 1, err
+    flag = {"port taken": "--master-port", "nobody at the address": "--master-addr"}
+    assert err.startswith(f"error: {flag.get(case, '--nnodes')}: "), err
+    assert not (tmp_path / "runs").exists()
