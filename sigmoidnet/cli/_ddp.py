@@ -61,8 +61,9 @@ def _device_hint(overrides: list[str], cfg: Config | None) -> str:
     return cfg.device if cfg is not None else "auto"
 
 
-def run_rank(config: Path | None, overrides: list[str], out: Path | None, resume: Path | None,
-             mode: str) -> None:
+def run_rank(
+    config: Path | None, overrides: list[str], out: Path | None, resume: Path | None, mode: str
+) -> None:
     """One rank's `train`: join the job, agree on the config, train or resume."""
     from sigmoidnet.config import load_config
     from sigmoidnet.engine import distributed as dist
@@ -121,8 +122,9 @@ def _worded(e: BaseException, world: World) -> BaseException:
     return e
 
 
-def _run_to_resume(resume: Path | None, cfg: Config | None, out: Path | None,
-                   world: World) -> Path | None:
+def _run_to_resume(
+    resume: Path | None, cfg: Config | None, out: Path | None, world: World
+) -> Path | None:
     """The run every rank continues (found by rank 0): `--resume RUN_DIR`, or after a
     torchrun restart the run this job started; None: a new run."""
     from sigmoidnet.engine import distributed as dist
@@ -173,8 +175,9 @@ def _fresh(cfg: Config, out: Path | None, mode: str, world: World) -> None:
             unlock_run(sink.path)
 
 
-def _resumed(run_path: Path, config: Path | None, overrides: list[str], mode: str,
-             world: World) -> None:
+def _resumed(
+    run_path: Path, config: Path | None, overrides: list[str], mode: str, world: World
+) -> None:
     """Continue `run_path` on every rank: rank 0 reads its config and state (the run
     directory is on rank 0's machine) and hands them to the others."""
     from sigmoidnet.cli.train import _already_complete, _run

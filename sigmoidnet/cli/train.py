@@ -364,9 +364,7 @@ def _run(
         t = cfg.train
         lr_moves = t.lr_schedule.name != "constant" or t.warmup_epochs > 0
         rep: Any = (
-            render.TrainReporter(mode, t.epochs, has_val, lr_column=lr_moves)
-            if main
-            else _Silent()
+            render.TrainReporter(mode, t.epochs, has_val, lr_column=lr_moves) if main else _Silent()
         )
         try:
             d = setup.data

@@ -105,9 +105,7 @@ def init_world(device: str) -> World:
         torch.cuda.set_device(local)
     backend = "nccl" if cuda else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(
-            backend, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S)
-        )
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
     return World(rank=rank, size=size, local_rank=local, backend=backend)
 
 

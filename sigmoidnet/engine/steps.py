@@ -55,14 +55,14 @@ class AutogradStep:
         self.optimizer.zero_grad(set_to_none=True)
         clip = self.grad_clip
         if prec.scaler is not None:
-            prec.scaler.scale(loss).backward()
+            prec.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
             if clip is not None:
                 prec.scaler.unscale_(self.optimizer)  # clip the true gradients
                 torch.nn.utils.clip_grad_norm_(self.params, clip)
             prec.scaler.step(self.optimizer)
             prec.scaler.update()
         else:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.params, clip)
             self.optimizer.step()
@@ -150,9 +150,7 @@ def choose_sharded_step(
             model, optimizer, activation, loss_fn.pos_weight, grad_clip, flat_grads=True
         )
         return ShardedManualStep(manual)
-    return ShardedAutogradStep(
-        model, loss_fn, optimizer, precision, grad_clip, world_size, device
-    )
+    return ShardedAutogradStep(model, loss_fn, optimizer, precision, grad_clip, world_size, device)
 
 
 def distributed_world() -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cli.test_kill_resume import assert_same_run, rows
+from tests.cli.test_kill_resume import assert_same_run
 from tests.cli.util import env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +141,9 @@ def test_a_data_error_is_one_line_from_rank_0(tmp_path: Path) -> None:
 def test_resume_on_another_number_of_processes_is_exit_2(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, epochs=1)
     out = tmp_path / "runs"
-    code, _, err = sigmoidnet("train", "--config", str(cfg), "--out", str(out), "--nproc", "2", "-q")
+    code, _, err = sigmoidnet(
+        "train", "--config", str(cfg), "--out", str(out), "--nproc", "2", "-q"
+    )
     assert code == 0, err
     (ddp,) = run_dirs(out)
     before = {p.name: p.read_bytes() for p in ddp.iterdir()}
@@ -301,12 +303,35 @@ def test_two_machines_on_the_loopback_give_the_nproc_2_run(reference: Path, tmp_
     cfg = str(write_config(tmp_path))
     nodes = [
         subprocess.Popen(
-            [*TORCHRUN, "--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node", "1",
-             "--master-addr", "127.0.0.1", "--master-port", port, "--rdzv-conf", "timeout=60",
-             "-m", "sigmoidnet", "train", "--config", cfg, "--out", str(out), "-q"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=env(),
-        )  # fmt: skip
+            [
+                *TORCHRUN,
+                "--nnodes",
+                "2",
+                "--node-rank",
+                str(rank),
+                "--nproc-per-node",
+                "1",
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                port,
+                "--rdzv-conf",
+                "timeout=60",
+                "-m",
+                "sigmoidnet",
+                "train",
+                "--config",
+                cfg,
+                "--out",
+                str(out),
+                "-q",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
         for rank in (0, 1)
     ]
     for node in nodes:
@@ -323,12 +348,31 @@ def test_two_machines_through_nnodes_give_the_nproc_2_run(reference: Path, tmp_p
     cfg = str(write_config(tmp_path))
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-m", "sigmoidnet", "train", "--config", cfg, "--out", str(out),
-             "-q", "--nnodes", "2", "--node-rank", str(rank), "--master-addr", "127.0.0.1",
-             "--master-port", port],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=env(),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "sigmoidnet",
+                "train",
+                "--config",
+                cfg,
+                "--out",
+                str(out),
+                "-q",
+                "--nnodes",
+                "2",
+                "--node-rank",
+                str(rank),
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                port,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
         for rank in (1, 0)  # node 1 first: it waits for node 0
     ]
     for node in nodes:

@@ -74,7 +74,7 @@ def test_shards_cover_every_row_once_and_every_step_is_one_global_batch(
 def test_a_global_batch_smaller_than_the_world_is_refused() -> None:
     from sigmoidnet.errors import UsageError
 
-    with pytest.raises(UsageError, match="train.batch_size: 2 is the global batch"):
+    with pytest.raises(UsageError, match=r"train\.batch_size: 2 is the global batch"):
         Shard.of(100, 2, World(rank=0, size=4))
 
 
@@ -123,7 +123,10 @@ def _step_worker(rank: int, world: int, port: int, out: str) -> None:
     for case in CASES:
         x, y = _batch(case["rows"])
         shard = Shard.of(case["rows"], 16, w)  # one step: the shard is this rank's share
-        xb, yb = x[shard.start : shard.start + shard.count], y[shard.start : shard.start + shard.count]
+        xb, yb = (
+            x[shard.start : shard.start + shard.count],
+            y[shard.start : shard.start + shard.count],
+        )
         mlp, opt = _model_and_opt(case)
         step = choose_sharded_step(
             mlp,
@@ -216,10 +219,9 @@ def _config(tmp: str) -> Any:
 
 
 def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
+    import sigmoidnet.model
     from sigmoidnet.engine import Trainer, prepare
     from sigmoidnet.evaluation import epoch_metrics
-
-    import sigmoidnet.model
 
     w = _join(rank, world, port)
     sigmoidnet.model.EVAL_CHUNK = 16  # scoring chunks of 16 rows: 61 val rows → 32 + 29
