@@ -76,6 +76,23 @@ def write_config(path: Path, data: dict[str, Any], **extra: Any) -> Path:
     return path
 
 
+def parquet_train_config(path: Path, files: Files, epochs: int, device: str, out_dir: Path) -> Path:
+    """`train` on the Parquet file: every row trains (no validation), standard normalization."""
+    return write_config(
+        path,
+        {
+            "source": "parquet",
+            "path": str(files.parquet),
+            "labels": [f"y{j}" for j in range(N_LABELS)],
+            "val_fraction": 0.0,
+            "normalize": "standard",
+        },
+        epochs=epochs,
+        device=device,
+        out_dir=out_dir,
+    )
+
+
 def npz_config(path: Path, npz: Path) -> Path:
     return write_config(
         path, {"source": "npz", "path": str(npz), "val_fraction": 0.0, "normalize": "none"}

@@ -33,6 +33,8 @@ described in its module's docstring, benchmarks/sections/<name>.py:
 - command: the whole `sigmoidnet train` process against `benchmarks/standalone_train.py`:
   wall time and peak RSS;
 - predict: the whole `sigmoidnet predict` process, Parquet to Parquet: rows/s;
+- ddp: `train --nproc 2` (2 processes × 1 thread) against one process × 2 threads: rows/s,
+  wall time and the largest process's peak RSS (reported, not gated);
 - scaling: engine epoch seconds per million rows at three table sizes.
 
 The shared pieces: benchmarks/harness.py (plan, results, targets, timing and child-process
@@ -62,6 +64,7 @@ from benchmarks.sections import (
     checkpoint,
     command,
     cuda,
+    ddp,
     load,
     mixed,
     predict,
@@ -81,6 +84,7 @@ SECTIONS = (
     "mixed",
     "command",
     "predict",
+    "ddp",
     "scaling",
 )
 
@@ -146,7 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sigmoidnet-bench-") as tmp:
         root = Path(tmp)
         guarded("startup", lambda: startup.run(plan, res))
-        needs_files = wanted & {"throughput", "checkpoint", "cuda", "load", "command", "predict"}
+        needs_files = wanted & {
+            "throughput",
+            "checkpoint",
+            "cuda",
+            "load",
+            "command",
+            "predict",
+            "ddp",
+        }
         files = (
             guarded("files", lambda: make_files(root, plan.rows, res), always=True)
             if needs_files
@@ -165,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             guarded("predict", lambda: predict.run(plan, files, model, res))
         elif "predict" in wanted:
             res.errors["predict"] = "skipped: the train command gave no model"
+        guarded("ddp", lambda: ddp.run(plan, files, res))
         if files is not None:  # free the disk before the scaling tables are written
             for p in (files.npz, files.parquet, files.csv):
                 p.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.files import Files, write_config
+from benchmarks.files import Files, parquet_train_config
 from benchmarks.harness import (
     BATCH,
     LR,
@@ -38,18 +38,8 @@ def run(plan: Plan, files: Files, res: Results) -> Path:
     device = default_device()
     labels = [f"y{j}" for j in range(N_LABELS)]
     runs = files.root / "runs"
-    cfg_path = write_config(
-        files.root / "train.yaml",
-        {
-            "source": "parquet",
-            "path": str(files.parquet),
-            "labels": labels,
-            "val_fraction": 0.0,
-            "normalize": "standard",
-        },
-        epochs=plan.command_epochs,
-        device=device,
-        out_dir=runs,
+    cfg_path = parquet_train_config(
+        files.root / "train.yaml", files, plan.command_epochs, device, runs
     )
     train_cmd = [
         sigmoidnet_exe(),

@@ -563,7 +563,8 @@ class Trainer:
         out: RunSink = sink if sink is not None else NullSink()
         result = FitResult()
         started = time.perf_counter()
-        n_train = s.x_train.shape[0]
+        # rows of every rank together (rows/s is the job's)
+        n_train = s.shard.rows if s.shard is not None else s.x_train.shape[0]
         epochs = s.cfg.train.epochs
         bs = s.cfg.train.batch_size
         epoch = self.epoch + 1

@@ -410,3 +410,25 @@ def test_a_misconfigured_rendezvous_fails_within_a_minute_in_one_line(
     flag = {"port taken": "--master-port", "nobody at the address": "--master-addr"}
     assert err.startswith(f"error: {flag.get(case, '--nnodes')}: "), err
     assert not (tmp_path / "runs").exists()
+
+
+def _gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(_gpus() < 2, reason="needs 2 GPUs (nccl, one per local rank)")
+def test_nproc_2_on_two_gpus_trains_like_one_gpu(tmp_path: Path) -> None:
+    config = str(ROOT / "configs" / "default.yaml")
+    code, one, err = sigmoidnet(
+        "train", "--config", config, "--out", str(tmp_path / "1"), "--device", "cuda", "-q"
+    )
+    assert code == 0, err
+    code, two, err = sigmoidnet(
+        "train", "--config", config, "--out", str(tmp_path / "2"), "--device", "cuda",
+        "--nproc", "2", "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    assert abs(final_auc(two) - final_auc(one)) <= 0.01, (one, two)

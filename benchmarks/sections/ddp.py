@@ -1,0 +1,64 @@
+"""ddp: data-parallel training on this machine — `sigmoidnet train --nproc 2` (2 processes ×
+1 thread, gloo) against `sigmoidnet train` (1 process, torch's default threads: 2 here), on
+the Parquet file of the bench workload, `command_epochs` epochs, no validation rows. Rows/s
+is the engine's own figure (`rows_per_s` in metrics.jsonl, the median over the epochs: the
+processes' start-up and the data loading left out); wall time is the whole command's; the
+peak RSS is that of the largest process of each command (the launcher or a worker: on Linux
+`wait4` reports the largest of a process and the descendants it waited for).
+
+It reports and does not gate: on 2 cores, 2 processes have no cores to gain, and each step
+adds an all-reduce of the 8.6k-parameter gradient (34 kB) between them. The README turns
+the measured all-reduce volume per step into a projection for N machines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from benchmarks.files import Files, parquet_train_config
+from benchmarks.harness import (
+    Child,
+    Plan,
+    Results,
+    checked,
+    fmt_rate,
+    median,
+    ratio,
+    run_child,
+    sigmoidnet_exe,
+)
+
+
+def _rows_per_s(runs: Path) -> float:
+    (run,) = [p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()]
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x]
+    return median([float(r["rows_per_s"]) for r in rows])
+
+
+def run(plan: Plan, files: Files, res: Results) -> None:
+    out: dict[str, Any] = {"epochs": plan.command_epochs, "rows": files.rows}
+    for name, nproc in (("1 process × 2 threads", None), ("2 processes × 1 thread", 2)):
+        runs = files.root / f"ddp-runs-{nproc or 1}"
+        cfg = parquet_train_config(
+            files.root / f"ddp-{nproc or 1}.yaml", files, plan.command_epochs, "cpu", runs
+        )
+        cmd = [sigmoidnet_exe(), "train", "--config", str(cfg), "--quiet", "--out", str(runs)]
+        if nproc is not None:
+            cmd += ["--nproc", str(nproc)]
+        env_before = os.environ.pop("OMP_NUM_THREADS", None)  # each command's own default
+        try:
+            child: Child = checked(run_child(cmd), name)
+        finally:
+            if env_before is not None:
+                os.environ["OMP_NUM_THREADS"] = env_before
+        rate = _rows_per_s(runs)
+        out[name] = {"rows_per_s": rate, "wall_s": child.wall_s, "maxrss_mb": child.maxrss_mb}
+        mem = f"{child.maxrss_mb:.0f} MB peak RSS (largest process)" if child.maxrss_mb else ""
+        res.row("ddp", name, fmt_rate(rate), f"whole command {child.wall_s:.1f} s; {mem}")
+    one, two = out["1 process × 2 threads"], out["2 processes × 1 thread"]
+    r = ratio(two["rows_per_s"], one["rows_per_s"])
+    out["ratio_rows_per_s"] = r
+    res.data["ddp"] = out
+    res.row("ddp", "2 processes / 1 process rows/s", f"{r:.3f}×" if r else "n/a", "reported only")
