@@ -6,9 +6,12 @@ processes' start-up and the data loading left out); wall time is the whole comma
 peak RSS is that of the largest process of each command (the launcher or a worker: on Linux
 `wait4` reports the largest of a process and the descendants it waited for).
 
-It reports and does not gate: on 2 cores, 2 processes have no cores to gain, and each step
-adds an all-reduce of the 8.6k-parameter gradient (34 kB) between them. The README turns
-the measured all-reduce volume per step into a projection for N machines."""
+It also times the all-reduce each step adds, alone: the model's gradient in one flat float32
+buffer (8,578 values, 34 kB) between 2 gloo processes on the loopback, ms per all-reduce.
+
+It reports and does not gate: on 2 cores, 2 processes have no cores to gain, and the
+all-reduce competes with them for the same cores. The README turns the all-reduce volume per
+step into a projection for N machines."""
 
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from typing import Any
 
 from benchmarks.files import Files, parquet_train_config
 from benchmarks.harness import (
+    HIDDEN,
+    N_FEATURES,
+    N_LABELS,
     Child,
     Plan,
     Results,
@@ -35,6 +41,43 @@ def _rows_per_s(runs: Path) -> float:
     (run,) = [p for p in runs.iterdir() if p.is_dir() and not p.is_symlink()]
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x]
     return median([float(r["rows_per_s"]) for r in rows])
+
+
+def _allreduce_worker(rank: int, world: int, port: int, values: int, out: str) -> None:
+    import time
+
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    buf = torch.ones(values)
+    for _ in range(50):  # warm-up
+        dist.all_reduce(buf)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(200):
+            dist.all_reduce(buf)
+        times.append((time.perf_counter() - t0) / 200 * 1e3)
+    if rank == 0:
+        Path(out).write_text(json.dumps(times))
+    dist.destroy_process_group()
+
+
+def _allreduce_ms(values: int, folder: Path) -> list[float]:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    out = folder / "allreduce.json"
+    mp.spawn(_allreduce_worker, args=(2, port, values, str(out)), nprocs=2, join=True)
+    times: list[float] = json.loads(out.read_text())
+    return times
 
 
 def run(plan: Plan, files: Files, res: Results) -> None:
@@ -60,5 +103,19 @@ def run(plan: Plan, files: Files, res: Results) -> None:
     one, two = out["1 process × 2 threads"], out["2 processes × 1 thread"]
     r = ratio(two["rows_per_s"], one["rows_per_s"])
     out["ratio_rows_per_s"] = r
-    res.data["ddp"] = out
     res.row("ddp", "2 processes / 1 process rows/s", f"{r:.3f}×" if r else "n/a", "reported only")
+    values = N_FEATURES * HIDDEN + HIDDEN + HIDDEN * N_LABELS + N_LABELS
+    times = _allreduce_ms(values, files.root)
+    out["allreduce"] = {
+        "values": values,
+        "bytes": values * 4,
+        "ms": times,
+        "median_ms": median(times),
+    }
+    res.row(
+        "ddp",
+        f"gloo all-reduce of the gradient ({values * 4 / 1000:.1f} kB), 2 processes",
+        f"{median(times):.3f} ms",
+        f"median of {len(times)} × 200 (best {min(times):.3f} ms); one per step",
+    )
+    res.data["ddp"] = out
