@@ -1,4 +1,6 @@
-"""`train` as one rank of a data-parallel job (started by torchrun, or by `train --nproc N`).
+"""`train --nproc N` / `--nnodes M`: the checks made before any worker starts, and the
+launch (`launch`); and `train` as one rank of a data-parallel job, started by torchrun or by
+that launch (`run_rank`).
 
 Every rank loads the config and the data and fits the same preprocessing; rank 0 alone
 creates (or reopens) the run directory, writes in it, and prints; a step every rank takes
@@ -15,6 +17,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import typer
 
 from sigmoidnet.cli import render
 from sigmoidnet.errors import SigmoidnetError, UsageError
@@ -52,6 +56,103 @@ class RankSink:
 
     def abandon(self) -> bool:
         return False
+
+
+def nodes_of(nnodes: int, node_rank: int, addr: str | None, port: int) -> Any:
+    """The machines of a several-node job (None: this machine alone)."""
+    if nnodes == 1:
+        if node_rank != 0 or addr is not None:
+            flag = "--node-rank" if node_rank != 0 else "--master-addr"
+            raise UsageError(flag, "applies to a job of several machines: give --nnodes too")
+        return None
+    if node_rank >= nnodes:
+        raise UsageError("--node-rank", f"{node_rank} is not below --nnodes {nnodes}")
+    if addr is None:
+        raise UsageError(
+            "--master-addr", "missing: the address of node 0 (the same on every machine)"
+        )
+    from sigmoidnet.launch import Nodes
+
+    return Nodes(nnodes, node_rank, addr, port)
+
+
+def launch(
+    nproc: int,
+    nodes: Any,
+    config: Path | None,
+    sets: list[str],
+    out: Path | None,
+    device: str | None,
+    resume: Path | None,
+    quiet: bool,
+    json_: bool,
+    overrides: list[str],
+) -> None:
+    """`--nproc N` (and `--nnodes`): what can be checked here is checked before any worker
+    starts (the config, the run to resume, the GPUs); then N workers run this command
+    without --nproc. (The run to resume is on node 0: the other nodes get it from there.)"""
+    from sigmoidnet.config import load_config
+    from sigmoidnet.rundir import find_resumable
+
+    total = nproc * (1 if nodes is None else nodes.count)
+    out_dir: Path | str | None = None
+    if resume is not None:
+        if out is not None:
+            raise UsageError("--out", "does not apply to --resume: the run stays where it is")
+        cfg = None
+        if nodes is None or nodes.rank == 0:
+            run_path = find_resumable(resume)
+            cfg = load_config(run_path / "config.yaml", overrides)
+            out_dir = run_path.parent
+    else:
+        if config is None:
+            raise UsageError(
+                "--config", "missing: give --config FILE, or --resume RUN_DIR to continue a run"
+            )
+        cfg = load_config(config, overrides)
+        out_dir = out if out is not None else cfg.out_dir
+    if cfg is not None:
+        check_launch(cfg, nproc, total)
+    args = ["train"]
+    if config is not None:
+        args += ["--config", str(config)]
+    for s in sets:
+        args += ["--set", s]
+    if out is not None:
+        args += ["--out", str(out)]
+    if device is not None:
+        args += ["--device", device]
+    if resume is not None:
+        args += ["--resume", str(resume)]
+    args += ["--quiet"] if quiet else []
+    args += ["--json"] if json_ else []
+    from sigmoidnet.launch import launch_local
+
+    outcome = launch_local(nproc, args, nodes)
+    if outcome.code != 0:
+        again = f"--nproc {nproc}" if nodes is None else "with the same flags on every node"
+        render_outcome(outcome, again, out_dir)
+        raise typer.Exit(outcome.code)
+
+
+def check_launch(cfg: Any, nproc: int, total: int) -> None:
+    """Before any worker starts: a GPU per local process, a global batch of a row or more
+    per process."""
+    dev = cfg.device
+    if dev.startswith("cuda"):
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if gpus < nproc:
+            raise UsageError(
+                "--nproc", f"{nproc} processes need a GPU each, but this machine has {gpus}"
+            )
+    if cfg.train.batch_size < total:
+        raise UsageError(
+            "train.batch_size",
+            f"{cfg.train.batch_size} is the global batch, split across {total} processes: it "
+            f"must be at least {total}",
+        )
 
 
 def _device_hint(overrides: list[str], cfg: Config | None) -> str:
@@ -104,7 +205,7 @@ def _worded(e: BaseException, world: World) -> BaseException:
     from sigmoidnet.launch import under_launcher
 
     if dist.is_collective_failure(e):
-        e = dist._peer_lost(e)
+        e = dist.peer_lost(e)
     if isinstance(e, dist.PeerLostError):
         e.quiet = not world.main or under_launcher()  # type: ignore[attr-defined]
         return e

@@ -190,7 +190,7 @@ class Shard:
         return cls(r, world.size, rows, batch, locals_[r], lasts[r], offsets(counts)[r], counts[r])
 
 
-def _peer_lost(e: BaseException) -> PeerLostError:
+def peer_lost(e: BaseException) -> PeerLostError:
     text = " ".join(str(e).split())
     # gloo's "[.../pair.cc:537] Read error [127.0.0.1]:2981: Connection reset by peer. This
     # is typically caused by ...": the what, without the source line and the advice
@@ -250,21 +250,19 @@ def agree(error: BaseException | None, world: World) -> None:
     """A collective check after a step every rank takes on its own (loading the data): when
     any rank failed, every rank raises — rank 0 the first failure (naming its rank when it is
     not rank 0's own), the others a silent copy — so one line is printed, not N."""
-    from sigmoidnet.errors import SigmoidnetError as Known
-
     mine = None
     if error is not None:
-        if isinstance(error, Known):
-            mine = (type(error).__name__, error.exit_code, error.message)
-        else:
-            mine = (type(error).__name__, 1, f"{type(error).__name__}: {error}")
+        if isinstance(error, SigmoidnetError):
+            mine = (error.exit_code, error.message)
+        else:  # a bug: this rank raises it with its traceback, the others name it
+            mine = (1, f"{type(error).__name__}: {error}")
     found = gather_objects(mine, world)
     failed = [(r, f) for r, f in enumerate(found) if f is not None]
     if not failed:
         return
-    if error is not None and not isinstance(error, Known):
-        raise error  # a bug on this rank: its own traceback
-    r, (_, code, message) = failed[0]
+    if error is not None and not isinstance(error, SigmoidnetError):
+        raise error
+    r, (code, message) = failed[0]
     where = "" if r == world.rank else f"rank {r}: "
     raise RankError(code, where + message, quiet=not world.main)
 
