@@ -134,6 +134,9 @@ class Dataset:
     description: str  # "data/x.csv: 455 train / 114 val rows, 30 features, 1 label"
     columns: list[ColumnInfo] = field(default_factory=list)  # the columns table
     notes: list[str] = field(default_factory=list)  # columns left out, rows dropped, ...
+    #: a rank's data read in shards (`data.sharded`): every training label, for the
+    #: statistics taken from labels (pos_weight: auto); None: y_train holds them all
+    y_train_all: torch.Tensor | None = None
 
     @property
     def n_features(self) -> int:

@@ -278,3 +278,34 @@ class RankError(SigmoidnetError):
 
 def processes(n: int) -> str:
     return "one process" if n == 1 else f"{n} processes"
+
+
+class RankReduce:
+    """`preprocess.standardize.Reduce` over the ranks of `world`: the statistics of rows
+    spread over the processes (small objects: counts, chunk sums, a sample, the values in a
+    median's bracket), through `all_gather_object`."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def _all(self, obj: Any) -> list[Any]:
+        return gather_objects(obj, self.world)
+
+    def rows(self, n: int) -> int:
+        return int(sum(self._all(int(n))))
+
+    def offset(self, n: int) -> int:
+        return int(sum(self._all(int(n))[: self.world.rank]))
+
+    def chunks(self, local: list[Any]) -> list[Any]:
+        return [c for part in self._all(local) for c in part]
+
+    def sum(self, local: Any) -> Any:
+        import numpy as np
+
+        return np.sum(self._all(local), axis=0)
+
+    def concat(self, local: Any) -> Any:
+        import numpy as np
+
+        return np.concatenate(self._all(local))

@@ -10,6 +10,7 @@ names the key to change, the estimate and the memory available."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 
@@ -275,6 +276,31 @@ def _keep_shard(
     return shard, counts
 
 
+def _load_sharded(cfg: Config, world: World) -> Dataset | None:
+    """A rank's data read in shards (`data.sharded`), or None where that does not apply."""
+    from sigmoidnet.data import sharded
+    from sigmoidnet.engine.distributed import RankReduce
+
+    if not sharded.applies(cfg.data):
+        return None
+    m, batch = cfg.model, cfg.train.batch_size
+
+    def layout(n_train: int, n_val: int, n_columns: int) -> sharded.Layout:
+        shard = Shard.of(n_train, batch, world)
+        # the scoring chunks of the model's inputs (at most a column and its indicator each)
+        chunk = eval_chunk_rows(2 * n_columns, m.hidden_sizes, m.output_size or 1)
+        counts = chunk_counts(n_val, chunk, world.size)
+        v0 = offsets(counts)[world.rank]
+        stats = sharded.stats_rows(n_train, world.rank, world.size)
+        return sharded.Layout(
+            (shard.start, shard.start + shard.count), stats, (v0, v0 + counts[world.rank])
+        )
+
+    return sharded.load_sharded(
+        cfg.data, cfg.seed, world.rank, world.size, RankReduce(world), layout, memory_check(cfg)
+    )
+
+
 def prepare(cfg: Config, device: str | None = None, world: World = SINGLE) -> Setup:
     """Seed, load and check the data, build the model and optimizer (the tutorial's order:
     seed → data → layers). Under DDP (`world`), every rank fits the same preprocessing on
@@ -286,21 +312,33 @@ def prepare(cfg: Config, device: str | None = None, world: World = SINGLE) -> Se
     if cfg.data.source == "random":
         random_memory_check(cfg)
     seed_everything(cfg.seed)
-    data = load_dataset(cfg.data, cfg.seed, memory_check(cfg))
-    validation_needs(cfg, 0 if data.x_val is None else int(data.x_val.shape[0]))
+    sharded = _load_sharded(cfg, world) if world.active else None
+    data = sharded if sharded is not None else load_dataset(cfg.data, cfg.seed, memory_check(cfg))
+    validation_needs(cfg, 0 if data.y_val is None else int(data.y_val.shape[0]))
     n_features, n_labels = data.x_train.shape[1], data.y_train.shape[1]
     m = cfg.model
     model = MLP(n_features, m.hidden_sizes, n_labels, m.activation, m.dropout)
     model.to(dev)
-    pw = pos_weight_tensor(cfg, data.y_train)  # from every training row, before sharding
+    # from every training row (before sharding, or every label of a sharded read)
+    pw = pos_weight_tensor(cfg, data.y_train if data.y_train_all is None else data.y_train_all)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pw is None else pw.to(dev))
     shard, val_counts, digest = None, None, None
     if world.active:
         from sigmoidnet.engine.resume import data_digest
 
-        digest = data_digest(data)
         chunk = eval_chunk_rows(n_features, m.hidden_sizes, n_labels)
-        shard, val_counts = _keep_shard(data, world, cfg.train.batch_size, chunk)
+        if sharded is None:
+            digest = data_digest(data)
+            shard, val_counts = _keep_shard(data, world, cfg.train.batch_size, chunk)
+        else:  # read in shards: the digest of every rank's rows, in rank order
+            from sigmoidnet.engine.distributed import gather_objects
+
+            parts = gather_objects(data_digest(data), world)
+            digest = hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
+            assert data.y_train_all is not None
+            shard = Shard.of(int(data.y_train_all.shape[0]), cfg.train.batch_size, world)
+            if data.x_val is not None:  # what each rank holds (whole scoring chunks)
+                val_counts = [int(c) for c in gather_objects(int(data.x_val.shape[0]), world)]
         # the ranks' dropout draws differ (the weights above were drawn alike on every rank)
         torch.manual_seed((cfg.seed + 1_000_003 * world.rank) % 2**63)
 

@@ -14,9 +14,13 @@ misses the median (rare: the bracket is six standard errors wide) falls back to
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sigmoidnet.preprocess.standardize import Reduce
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -32,17 +36,33 @@ def _exact(col: F32) -> float:
     return float(np.median(v)) if len(v) else float("nan")
 
 
-def column_medians(x: F32, workers: int = 1, complete: bool = False) -> F64:
+def column_medians(
+    x: F32, workers: int = 1, complete: bool = False, reduce: Reduce | None = None
+) -> F64:
     """Median of each column of `x` (n, k) float32, ignoring NaN (NaN for an all-NaN
     column), equal to `np.nanmedian(x.astype(float64), axis=0)`; the passes over the rows
     run on `workers` threads (numpy releases the GIL in them). `complete`: `x` is known to
-    hold no NaN (it is not looked for)."""
-    n, k = x.shape
+    hold no NaN (it is not looked for).
+
+    With `reduce`, `x` is this process's run of rows of a data-parallel run: the sample is
+    the same rows of all of them, the counts are summed and the values within the bracket
+    joined before the selection, so every process gets one process's medians."""
+    n_local, k = x.shape
+    n = n_local if reduce is None else reduce.rows(n_local)
+    if reduce is not None and (n <= _SMALL or k == 0):
+        x = reduce.concat(np.ascontiguousarray(x))  # a small table: all of it, everywhere
+        reduce = None
     if n <= _SMALL or k == 0:
         return np.array([_exact(x[:, j]) for j in range(k)], dtype=np.float64)
     x = np.ascontiguousarray(x)
     rng = np.random.default_rng(0)
-    sample = np.sort(x[np.sort(rng.choice(n, size=_SAMPLE, replace=False))], axis=0)
+    picked = np.sort(rng.choice(n, size=_SAMPLE, replace=False))
+    if reduce is None:
+        sample = np.sort(x[picked], axis=0)
+    else:  # this process's rows of the sample, joined in row order
+        start = reduce.offset(n_local)
+        mine = picked[(picked >= start) & (picked < start + n_local)] - start
+        sample = np.sort(reduce.concat(x[mine]), axis=0)
     valid = _SAMPLE - np.count_nonzero(np.isnan(sample), axis=0)  # NaN sorts last
     lo = np.empty(k, dtype=np.float32)
     hi = np.empty(k, dtype=np.float32)
@@ -64,9 +84,20 @@ def column_medians(x: F32, workers: int = 1, complete: bool = False) -> F64:
         return below, [ct[j][inside[j]] for j in range(k)], nan
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sigmoidnet-median") as pool:
-        parts = list(pool.map(scan, range(0, n, _CHUNK_ROWS)))
-    below: npt.NDArray[np.int64] = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
-    nans: npt.NDArray[np.int64] = np.sum([p[2] for p in parts], axis=0, dtype=np.int64)
+        parts = list(pool.map(scan, range(0, n_local, _CHUNK_ROWS)))
+    below: npt.NDArray[np.int64] = np.zeros(k, dtype=np.int64)
+    nans: npt.NDArray[np.int64] = np.zeros(k, dtype=np.int64)
+    if parts:
+        below = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
+        nans = np.sum([p[2] for p in parts], axis=0, dtype=np.int64)
+    inside = [
+        np.concatenate([p[1][j] for p in parts]) if parts else np.empty(0, np.float32)
+        for j in range(k)
+    ]
+    if reduce is not None:
+        below, nans = reduce.sum(below), reduce.sum(nans)
+        inside = reduce.chunks([inside])  # every process's, in row order: [[col 0, ...], ...]
+        inside = [np.concatenate([p[j] for p in inside]) for j in range(k)]
     counts = n - nans
     out = np.empty(k, dtype=np.float64)
     for j in range(k):
@@ -76,10 +107,11 @@ def column_medians(x: F32, workers: int = 1, complete: bool = False) -> F64:
             continue
         k1, k2 = (m - 1) // 2, m // 2
         b = int(below[j])
-        got = np.concatenate([p[1][j] for p in parts])
+        got = inside[j]
         if b <= k1 and b + len(got) > k2:
             got = np.partition(got, (k1 - b, k2 - b))
             out[j] = (float(got[k1 - b]) + float(got[k2 - b])) / 2.0
-        else:
-            out[j] = _exact(x[:, j])
+        else:  # the bracket missed: the whole column (of every process)
+            col = np.ascontiguousarray(x[:, j])
+            out[j] = _exact(col if reduce is None else reduce.concat(col))
     return out

@@ -31,6 +31,7 @@ from sigmoidnet.preprocess.columns import (
 from sigmoidnet.preprocess.labels import LabelMap
 from sigmoidnet.preprocess.median import column_medians
 from sigmoidnet.preprocess.standardize import (
+    Reduce,
     StandardizeError,
     fit_standardization,
     standardize_,
@@ -188,14 +189,26 @@ class Preprocessor:
 
     # -- real tables -------------------------------------------------------------------------
 
-    def fit_block(self, block: RawBlock, workers: int = 1) -> Preprocessor:
+    def fit_block(
+        self, block: RawBlock, workers: int = 1, reduce: Reduce | None = None
+    ) -> Preprocessor:
         """Fit every step on the training rows `block`: fills and indicators of the numeric
         columns, vocabularies of the categorical ones, then the standardization of the
-        numeric inputs (filled)."""
+        numeric inputs (filled). With `reduce`, `block` is this process's run of the
+        training rows of a data-parallel run (numeric columns only, median fill): every
+        statistic is that of all the rows, the bits one process would get."""
         nums = self._numbers_of(block)
         missing: npt.NDArray[np.bool_] = np.zeros(nums.shape[1], dtype=bool)
         centre: npt.NDArray[np.float64] = np.zeros(nums.shape[1], dtype=np.float64)
-        if self.impute != "error" and len(nums):
+        if reduce is not None:
+            if self.impute == "mean" or any(not c.numeric for c in self.columns):
+                raise ValueError("a sharded fit takes numeric columns and median fills only")
+            if self.impute != "error":
+                has = np.isnan(nums).any(axis=0) if not block.complete else missing
+                missing = np.asarray(reduce.sum(has.astype(np.int64)) > 0, dtype=bool)
+                centre = column_medians(nums, workers, block.complete, reduce)
+                centre = np.where(np.isnan(centre), 0.0, centre)
+        elif self.impute != "error" and len(nums):
             if not block.complete:
                 missing = np.asarray(np.isnan(nums).any(axis=0), dtype=bool)
             if self.impute == "median":
@@ -223,7 +236,7 @@ class Preprocessor:
         # plain: nothing is missing (or missing is an error), so filling leaves `nums` as is
         filled, _ = self._filled(nums if self.plain else nums.copy(), block.complete)
         if self.normalize == "standard":
-            self.mean_, self.std_ = fit_standardization(filled)
+            self.mean_, self.std_ = fit_standardization(filled, reduce)
         self.fitted = True
         return self
 

@@ -7,13 +7,43 @@ value is not a finite float32 even so raises `StandardizeError`: it is refused, 
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
 
+
+class Reduce(Protocol):
+    """The other processes of a data-parallel run, for statistics fitted on rows that are
+    spread over them (each holds a contiguous run of the training rows, in order, cut at
+    whole chunks of `STAT_CHUNK_ROWS`): what a fit needs to give the numbers one process
+    would, bit for bit."""
+
+    def rows(self, n: int) -> int:
+        """The rows of all processes together."""
+        ...
+
+    def offset(self, n: int) -> int:
+        """The rows of the processes before this one (this one holding `n`)."""
+        ...
+
+    def chunks(self, local: list[Any]) -> list[Any]:
+        """Every process's list, joined in row order."""
+        ...
+
+    def sum(self, local: Any) -> Any:
+        """An integer (or boolean: any) array summed over the processes."""
+        ...
+
+    def concat(self, local: Any) -> Any:
+        """Every process's rows of `local` (n_local, ...), stacked in row order."""
+        ...
+
+
 #: rows per chunk for the float64 statistics passes (keeps temporaries in cache)
-_STAT_CHUNK_ROWS = 16384
+STAT_CHUNK_ROWS = _STAT_CHUNK_ROWS = 16384
 #: values per chunk of the transform (a float32 scratch block that stays in cache)
 _TRANSFORM_CHUNK_VALUES = 1 << 16
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -30,7 +60,7 @@ class StandardizeError(ValueError):
         )
 
 
-def fit_standardization(x: F32) -> tuple[F32, F32]:
+def fit_standardization(x: F32, reduce: Reduce | None = None) -> tuple[F32, F32]:
     """Per-feature mean and population std of `x` (N, F), accumulated in float64.
 
     Chunked two-pass computation (bounded temporaries); features with zero (or non-finite)
@@ -38,17 +68,32 @@ def fit_standardization(x: F32) -> tuple[F32, F32]:
     float32 values is a finite float32; a std past float32's range (values spread over more
     than float32's largest value) is stored as that value, so every training row still
     standardizes to a finite float32.
+
+    With `reduce` (the rows spread over the processes of a data-parallel run), every
+    process's chunk sums are added in row order: the same additions, hence the same bits,
+    as one process holding every row.
     """
     n, f = x.shape
+    chunks = [
+        x[start : start + _STAT_CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+        for start in range(0, n, _STAT_CHUNK_ROWS)
+    ]
+    if reduce is not None:
+        chunks, n = reduce.chunks(chunks), reduce.rows(n)
     total = np.zeros(f, dtype=np.float64)
-    for start in range(0, n, _STAT_CHUNK_ROWS):
-        total += x[start : start + _STAT_CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+    for c in chunks:
+        total += c
     mean = total / max(n, 1)
-    sq = np.zeros(f, dtype=np.float64)
-    for start in range(0, n, _STAT_CHUNK_ROWS):
+    squares = []
+    for start in range(0, x.shape[0], _STAT_CHUNK_ROWS):
         d = x[start : start + _STAT_CHUNK_ROWS].astype(np.float64)
         d -= mean
-        sq += np.einsum("ij,ij->j", d, d)
+        squares.append(np.einsum("ij,ij->j", d, d))
+    if reduce is not None:
+        squares = reduce.chunks(squares)
+    sq = np.zeros(f, dtype=np.float64)
+    for c in squares:
+        sq += c
     std = np.sqrt(sq / max(n, 1))
     mean32 = mean.astype(np.float32)
     std32 = np.minimum(std, _F32_MAX).astype(np.float32)  # NaN stays NaN: set to 1 below

@@ -278,3 +278,87 @@ def test_sharded_training_keeps_ranks_identical_and_validation_equals_one_proces
     assert setup.x_val is not None and setup.y_val is not None
     logits = predict_logits(setup.model, setup.x_val, setup.device)
     assert epoch_metrics(logits, setup.y_val) == ranks[0]["metrics"]
+
+
+# -- a numeric Parquet file read in shards -----------------------------------------------------
+
+
+def _parquet(folder: Path, rows: int) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(rows)
+    x = rng.normal(size=(rows, 4)).astype(np.float32) * [1, 10, 100, 0.1] + [0, 5, -3, 1000]
+    x[rng.random((rows, 4)) < 0.05] = np.nan  # missing values: fills and indicators
+    x[:, 3] = np.where(np.isnan(x[:, 3]), 7.0, x[:, 3])  # one column without any
+    y = (rng.random((rows, 2)) < [0.3, 0.6]).astype(np.int64)
+    table = pa.table(
+        {
+            "id": np.arange(rows),  # an index column: left out, judged on the whole column
+            **{f"f{j}": x[:, j] for j in range(4)},
+            "flag": rng.random(rows) < 0.5,
+            "a": y[:, 0],
+            "b": y[:, 1],
+        }
+    )
+    path = folder / f"d{rows}.parquet"
+    pq.write_table(table, path, row_group_size=7_000)
+    cfg = folder / f"c{rows}.yaml"
+    cfg.write_text(
+        f"seed: 4\ndata: {{source: parquet, path: {path}, labels: [a, b], val_fraction: 0.25}}\n"
+        "model: {hidden_sizes: [8]}\ntrain: {epochs: 1, batch_size: 100, pos_weight: auto}\n"
+    )
+    return cfg
+
+
+def _summary(setup: Any) -> dict[str, Any]:
+    pre = setup.data.preprocessor
+    return {
+        "mean": pre.mean_.tolist(),
+        "std": pre.std_.tolist(),
+        "fills": [c.fill for c in pre.columns],
+        "indicators": [c.indicator for c in pre.columns],
+        "features": setup.data.feature_names,
+        "heldout": None if setup.data.heldout is None else setup.data.heldout.to_dict(),
+        "columns": [c.to_dict() for c in setup.data.columns],
+        "pos_weight": setup.loss_fn.pos_weight.tolist(),
+        "x_train": setup.x_train.tolist(),
+        "y_train": setup.y_train.tolist(),
+        "x_val": setup.x_val.tolist(),
+        "y_val": setup.y_val.tolist(),
+        "description": setup.data.description,
+    }
+
+
+def _sharded_worker(rank: int, world: int, port: int, out: str, cfg: str) -> None:
+    from sigmoidnet.engine import prepare
+
+    w = _join(rank, world, port)
+    setup = prepare(load_config(Path(cfg)), world=w)
+    Path(out, f"rank{rank}.json").write_text(json.dumps(_summary(setup)))
+    tdist.destroy_process_group()
+
+
+@pytest.mark.parametrize(("rows", "world"), [(20_000, 2), (150_000, 3)])
+def test_a_parquet_file_read_in_shards_gives_one_process_preprocessing_bitwise(
+    tmp_path: Path, rows: int, world: int
+) -> None:
+    """Small (every training row joined for the medians) and large (the bracketed medians,
+    several chunks of statistics per rank): every fitted number, the held-out fingerprint,
+    the columns table and pos_weight are the one process's, and the ranks' shards are its
+    rows."""
+    from sigmoidnet.engine import prepare
+
+    cfg = _parquet(tmp_path, rows)
+    ranks = _spawn(_sharded_worker, world, tmp_path, str(cfg))
+    one = _summary(prepare(load_config(cfg)))
+    assert ranks[0]["description"].endswith("(read in shards)")
+    for key in ("mean", "std", "fills", "indicators", "features", "columns", "pos_weight"):
+        assert all(r[key] == one[key] for r in ranks), key
+    assert ranks[0]["heldout"] == one["heldout"]
+    assert [row for r in ranks for row in r["x_train"]] == one["x_train"]
+    assert [row for r in ranks for row in r["y_train"]] == one["y_train"]
+    assert [row for r in ranks for row in r["x_val"]] == one["x_val"]
+    assert all(r["y_val"] == one["y_val"] for r in ranks)
+    assert "id" not in one["features"] and any("flag" in f for f in one["features"])
