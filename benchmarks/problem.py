@@ -77,11 +77,14 @@ def _arrow_table(p: Problem, labels: bool = True):  # type: ignore[no-untyped-de
     return pa.table(cols)
 
 
-def write_parquet(p: Problem, path: Path, labels: bool = True) -> Path:
-    """`labels=False`: the feature columns only (what `predict` is given in practice)."""
+def write_parquet(
+    p: Problem, path: Path, labels: bool = True, row_group_rows: int | None = None
+) -> Path:
+    """`labels=False`: the feature columns only (what `predict` is given in practice);
+    `row_group_rows`: rows per row group (default pyarrow's: snappy, 1M-row groups)."""
     import pyarrow.parquet as pq
 
-    pq.write_table(_arrow_table(p, labels), path)  # pyarrow defaults (snappy, 1M-row groups)
+    pq.write_table(_arrow_table(p, labels), path, row_group_size=row_group_rows)
     return path
 
 
