@@ -1,10 +1,13 @@
 """Training data for one rank of a data-parallel run, read in shards: each rank reads only
-the Parquet row groups that hold its own rows, and holds only those.
+the Parquet row groups that hold its own rows, or parses only the CSV lines of its own rows,
+and holds only those.
 
-It serves numeric Parquet files (the form of big tables: numeric or boolean features, 0/1
-labels, median fills or none) without a `val_path`; `load_sharded` returns None for any other
-file, and the rank then reads the whole file as one process does (`load_dataset`) before it
-keeps its shard.
+It serves numeric tables (the form of big tables: numeric or boolean features, 0/1 labels,
+median fills or none) without a `val_path`: Parquet files, and the CSV files the C fast path
+reads (plain numbers; their lines before a rank's rows are counted, not parsed — but the
+label columns are parsed on every line, by every rank). `load_sharded` returns None for any
+other file — or when any rank's parse defers to pyarrow — and every rank then reads the
+whole file as one process does (`load_dataset`) before it keeps its shard.
 
 What every rank computes, the same everywhere, from every row: the labels are read whole
 (one column each, N·L float32), so the held-out split is the one process's split; index
@@ -24,7 +27,7 @@ reads the validation rows once more, batch by batch, to fingerprint them as `eva
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +37,7 @@ import pyarrow as pa
 import torch
 
 from sigmoidnet.config import DataConfig
-from sigmoidnet.data.convert import fill_block, workers
+from sigmoidnet.data.convert import bad_labels, fill_block, workers
 from sigmoidnet.data.dataset import (
     Dataset,
     HeldOut,
@@ -43,6 +46,8 @@ from sigmoidnet.data.dataset import (
     _fill_labels,
     _Request,
 )
+from sigmoidnet.data.formats import csv_fast
+from sigmoidnet.data.formats.csv import CsvReader
 from sigmoidnet.data.formats.parquet import ParquetReader
 from sigmoidnet.data.messages import plural
 from sigmoidnet.data.split import val_mask
@@ -81,7 +86,7 @@ def stats_rows(rows: int, rank: int, size: int) -> tuple[int, int]:
 def applies(data: DataConfig) -> bool:
     """The config allows a sharded read (the file decides the rest: `load_sharded`)."""
     return (
-        data.source == "parquet"
+        data.source in ("parquet", "csv")
         and data.path is not None
         and data.val_path is None
         and data.impute != "mean"
@@ -107,24 +112,20 @@ def load_sharded(
         return None
     assert data.path is not None
     path = data.path
-    reader = ParquetReader(path)
-    names = reader.columns
     fraction = data.holdout
     req = _Request(data.features, data.labels, fraction, seed, check, data)
-    feats, labs = _candidates(names, req, path)
-    check(len(feats), len(labs), path, exact=False)
-    n = reader.num_rows() or 0
-    schema = reader.file.schema_arrow
-    if n == 0 or any(is_text(schema.field(c).type) for c in [*feats, *labs]):
+    src = _source(path, req, data)
+    if src is None:
         return None
-    try:
-        y = _fill_labels(reader.batches(labs), labs, n, path)
-    except DataError:
-        return None  # a missing label, say: the whole-file path drops such rows, or words it
+    feats, labs, names = src.feats, src.labels, src.names
+    y = src.read_labels()
+    if y is None or len(y) == 0:
+        return None  # a missing or odd label, say: the whole-file path words it
+    n = len(y)
     mask = val_mask(y, fraction, seed, path)
     if mask is None:
         mask = np.zeros(n, dtype=bool)
-    kinds, ignored = _kinds(reader, names, feats, data, path, schema)
+    kinds, ignored = _kinds(src, names, feats, data, path)
     kept = [c.name for c in kinds.columns]
     train_rows = np.flatnonzero(~mask)  # file rows (0-based) of the training rows
     val_rows = np.flatnonzero(mask)
@@ -134,7 +135,13 @@ def load_sharded(
         train_rows[lay.stats[0] : lay.stats[1]],
         val_rows[lay.val[0] : lay.val[1]],
     ]
-    x_train, x_stats, x_val = _read_rows(reader, kept, want, path, data.impute != "error")
+    got = src.read_rows(kept, want, data.impute != "error")
+    # a rank whose rows the fast path cannot read (a CSV value it leaves to pyarrow): all
+    # ranks read the whole file instead, alike
+    if int(reduce.sum(np.array([int(got is None)]))[0]):
+        return None
+    assert got is not None
+    x_train, x_stats, x_val = got
     # missing values: counted over every rank's own rows once (training and validation)
     own = [x for x in (x_train, x_val) if len(x)]
     nan_local = (
@@ -166,7 +173,7 @@ def load_sharded(
     y_val = np.ascontiguousarray(y[mask]) if mask.any() else None
     heldout = None
     if y_val is not None and rank == 0:
-        heldout = _heldout(reader, kept, mask, y_train_all, y_val, path, fraction, seed)
+        heldout = _heldout(src, kept, mask, y_train_all, y_val, path, fraction, seed)
     infos = {
         c.name: ColumnInfo(c.name, c.kind, int(m))
         for c, m in zip(kinds.columns, nan_counts, strict=True)
@@ -199,12 +206,11 @@ def load_sharded(
 
 
 def _kinds(
-    reader: ParquetReader,
+    src: _Source,
     names: list[str],
     feats: list[str],
     data: DataConfig,
     path: str,
-    schema: Any,
 ) -> tuple[Kinds, dict[str, str]]:
     """The columns kept and left out, as `dataset._plain_part` decides them: data.exclude,
     and index columns judged on the whole column (read alone)."""
@@ -217,16 +223,10 @@ def _kinds(
         elif data.features is None and name not in set(data.numeric or []):
             if not (name == first or name.lower() in INDEX_NAMES):
                 continue
-            n = reader.num_rows() or 0
-            col = np.empty((n, 1), dtype=np.float32)
-            off = 0
-            for b in reader.batches([name]):
-                fill_block(b, [name], col[off : off + b.num_rows], off + 1, path, False, None, True)
-                off += b.num_rows
-            why = left_out(name, pa.array(col[:, 0]), "numeric", first)
+            why = left_out(name, pa.array(src.column(name)), "numeric", first)
             if why is not None:
                 ignored[name] = why
-    bools = {c for c in feats if pa.types.is_boolean(schema.field(c).type)}
+    bools = src.booleans
     specs = [
         ColumnSpec(c, "boolean" if c in bools else "numeric") for c in feats if c not in ignored
     ]
@@ -235,52 +235,8 @@ def _kinds(
     return Kinds(specs, ignored), ignored
 
 
-def _read_rows(
-    reader: ParquetReader,
-    columns: list[str],
-    want: Sequence[I64],
-    path: str,
-    missing_ok: bool,
-) -> list[F32]:
-    """The file rows `want` (increasing 0-based file rows, one array per output), read from
-    the row groups that hold them only, batch by batch straight into their outputs."""
-    outs = [np.empty((len(w), len(columns)), dtype=np.float32) for w in want]
-    picked = [w for w in want if len(w)]
-    if not picked:
-        return outs
-    lo = int(min(int(w[0]) for w in picked))
-    hi = int(max(int(w[-1]) for w in picked)) + 1
-    meta = reader.file.metadata
-    groups, off, at = [], -1, 0
-    for g in range(meta.num_row_groups):
-        k = meta.row_group(g).num_rows
-        if at < hi and at + k > lo:
-            groups.append(g)
-            off = at if off < 0 else off
-        at += k
-    try:
-        batches = reader.file.iter_batches(
-            batch_size=65536, row_groups=groups, columns=columns, use_threads=True
-        )
-        for b in batches:
-            k = b.num_rows
-            a, z = max(off, lo), min(off + k, hi)
-            if a < z:
-                block = np.empty((z - a, len(columns)), dtype=np.float32)
-                fill_block(
-                    b.slice(a - off, z - a), columns, block, a + 1, path, False, None, missing_ok
-                )
-                for w, out in zip(want, outs, strict=True):
-                    i, j = np.searchsorted(w, a), np.searchsorted(w, z)
-                    out[i:j] = block[w[i:j] - a]
-            off += k
-    except (pa.ArrowException, OSError) as e:
-        raise DataError(path, f"cannot read Parquet data ({e})") from None
-    return outs
-
-
 def _heldout(
-    reader: ParquetReader,
+    src: _Source,
     columns: list[str],
     mask: npt.NDArray[np.bool_],
     y_train: F32,
@@ -301,12 +257,186 @@ def _heldout(
     n_val = int(mask.sum())
     h.update(repr((n_val, len(columns))).encode())
     off = 0
-    for b in reader.batches(columns):
-        k = b.num_rows
+    for x in src.batches(columns):
+        k = len(x)
         m = mask[off : off + k]
         if m.any():
-            x = np.empty((k, len(columns)), dtype=np.float32)
-            fill_block(b, columns, x, off + 1, path, False, None, True)
             h.update(np.ascontiguousarray(x[m]).data.cast("B"))
         off += k
+    if off != len(mask):  # pragma: no cover - every rank read its rows: all rows read
+        raise DataError(path, f"the file changed while it was read ({off} rows of {len(mask)})")
     return HeldOut(path, fraction, seed, len(mask), n_val, h.hexdigest())
+
+
+class _Source:
+    """A file read in shards: its columns, every label, one whole column, some rows."""
+
+    names: list[str]
+    feats: list[str]
+    labels: list[str]
+    booleans: set[str]
+
+    def read_labels(self) -> F32 | None:
+        raise NotImplementedError
+
+    def column(self, name: str) -> F32:
+        raise NotImplementedError
+
+    def read_rows(
+        self, columns: list[str], want: Sequence[I64], missing_ok: bool
+    ) -> list[F32] | None:
+        """The file rows `want` (increasing 0-based file rows, one array per output); None:
+        this file's fast path cannot read them."""
+        raise NotImplementedError
+
+    def batches(self, columns: list[str]) -> Iterator[F32]:
+        raise NotImplementedError
+
+
+def _span(want: Sequence[I64]) -> tuple[int, int] | None:
+    picked = [w for w in want if len(w)]
+    if not picked:
+        return None
+    return int(min(int(w[0]) for w in picked)), int(max(int(w[-1]) for w in picked)) + 1
+
+
+def _scatter(block: F32, a: int, want: Sequence[I64], outs: list[F32]) -> None:
+    """Rows [a, a + len(block)) of the file into the outputs that want them."""
+    z = a + len(block)
+    for w, out in zip(want, outs, strict=True):
+        i, j = np.searchsorted(w, a), np.searchsorted(w, z)
+        out[i:j] = block[w[i:j] - a]
+
+
+class _ParquetSource(_Source):
+    def __init__(self, path: str, req: _Request) -> None:
+        self.path = path
+        self.reader = ParquetReader(path)
+        self.names = self.reader.columns
+        self.feats, self.labels = _candidates(self.names, req, path)
+        req.check(len(self.feats), len(self.labels), path, exact=False)
+        schema = self.reader.file.schema_arrow
+        self.text = any(is_text(schema.field(c).type) for c in [*self.feats, *self.labels])
+        self.booleans = {c for c in self.feats if pa.types.is_boolean(schema.field(c).type)}
+        self.n = self.reader.num_rows() or 0
+
+    def read_labels(self) -> F32 | None:
+        try:
+            return _fill_labels(self.reader.batches(self.labels), self.labels, self.n, self.path)
+        except DataError:
+            return None
+
+    def column(self, name: str) -> F32:
+        col = np.empty((self.n, 1), dtype=np.float32)
+        off = 0
+        for b in self.reader.batches([name]):
+            k = b.num_rows
+            fill_block(b, [name], col[off : off + k], off + 1, self.path, False, None, True)
+            off += k
+        return col[:, 0]
+
+    def read_rows(
+        self, columns: list[str], want: Sequence[I64], missing_ok: bool
+    ) -> list[F32] | None:
+        """Only from the row groups that hold the rows, batch by batch into the outputs."""
+        outs = [np.empty((len(w), len(columns)), dtype=np.float32) for w in want]
+        span = _span(want)
+        if span is None:
+            return outs
+        lo, hi = span
+        meta = self.reader.file.metadata
+        groups, off, at = [], -1, 0
+        for g in range(meta.num_row_groups):
+            k = meta.row_group(g).num_rows
+            if at < hi and at + k > lo:
+                groups.append(g)
+                off = at if off < 0 else off
+            at += k
+        try:
+            batches = self.reader.file.iter_batches(
+                batch_size=65536, row_groups=groups, columns=columns, use_threads=True
+            )
+            for b in batches:
+                k = b.num_rows
+                a, z = max(off, lo), min(off + k, hi)
+                if a < z:
+                    block = np.empty((z - a, len(columns)), dtype=np.float32)
+                    part = b.slice(a - off, z - a)
+                    fill_block(part, columns, block, a + 1, self.path, False, None, missing_ok)
+                    _scatter(block, a, want, outs)
+                off += k
+        except (pa.ArrowException, OSError) as e:
+            raise DataError(self.path, f"cannot read Parquet data ({e})") from None
+        return outs
+
+    def batches(self, columns: list[str]) -> Iterator[F32]:
+        off = 0
+        for b in self.reader.batches(columns):
+            x = np.empty((b.num_rows, len(columns)), dtype=np.float32)
+            fill_block(b, columns, x, off + 1, self.path, False, None, True)
+            off += b.num_rows
+            yield x
+
+
+class _CsvSource(_Source):
+    """A CSV file of plain numbers (the C parser's): the lines before a rank's rows are
+    counted, not parsed; the label columns are parsed on every line."""
+
+    def __init__(self, path: str, req: _Request, delimiter: str) -> None:
+        self.path, self.delimiter = path, delimiter
+        reader = CsvReader(path, delimiter)
+        self.names = reader.columns
+        self.delimiter = reader.delimiter
+        self.feats, self.labels = _candidates(self.names, req, path)
+        req.check(len(self.feats), len(self.labels), path, exact=False)
+        self.booleans = set()
+
+    def read_labels(self) -> F32 | None:
+        got = csv_fast.read_numeric(
+            self.path, self.names, [], self.labels, workers(), self.delimiter
+        )
+        if got is None or bad_labels(got[1]).any():
+            return None
+        return got[1]
+
+    def column(self, name: str) -> F32:
+        got = csv_fast.read_numeric(self.path, self.names, [name], [], workers(), self.delimiter)
+        if got is None:  # pragma: no cover - the labels' parse read every line
+            raise DataError(self.path, f"column {name!r} cannot be read by the fast path")
+        return np.ascontiguousarray(got[0][:, 0])
+
+    def read_rows(
+        self, columns: list[str], want: Sequence[I64], missing_ok: bool
+    ) -> list[F32] | None:
+        outs = [np.empty((len(w), len(columns)), dtype=np.float32) for w in want]
+        span = _span(want)
+        if span is None:
+            return outs
+        lo, hi = span
+        got = csv_fast.read_rows(
+            self.path, self.names, columns, [], lo, hi, workers(), self.delimiter
+        )
+        if got is None:
+            return None
+        _scatter(got[0], lo, want, outs)
+        return outs
+
+    def batches(self, columns: list[str]) -> Iterator[F32]:
+        stream = csv_fast.iter_numeric(
+            self.path, self.names, columns, [], 65536, workers(), self.delimiter
+        )
+        for x, _ in stream:
+            yield x
+
+
+def _source(path: str, req: _Request, data: DataConfig) -> _Source | None:
+    """The file's reader in shards, or None: not a numeric table."""
+    if data.source == "parquet":
+        pq_src = _ParquetSource(path, req)
+        return None if pq_src.n == 0 or pq_src.text else pq_src
+    if data.source == "csv" and csv_fast.available():
+        reader = CsvReader(path, data.delimiter_char)
+        if data.categorical or reader.delimiter is None:
+            return None
+        return _CsvSource(path, req, reader.delimiter)
+    return None

@@ -147,11 +147,12 @@ def _refuse_past_memory(needs: list[limits.Need], available: int | None) -> None
         raise ConfigError(*found)
 
 
-def memory_check(cfg: Config) -> SizeCheck:
+def memory_check(cfg: Config, shares: int = 1) -> SizeCheck:
     """`model_size_check`, then the memory estimate of training on the files, before their
     values or the model are allocated: called with the training file's sizes, it counts the
     rows of both the training file and the val_path (Parquet and NPZ headers say how many; a
-    CSV is bounded by its size, its line ends counted when that bound is too much)."""
+    CSV is bounded by its size, its line ends counted when that bound is too much). `shares`:
+    the processes a table read in shards is spread over (each holds about 1/shares)."""
     sizes = model_size_check(cfg)
     d = cfg.data
 
@@ -172,6 +173,8 @@ def memory_check(cfg: Config) -> SizeCheck:
                 counts.append((rows if rows is not None else -1, path))
         known = [(rows, path) for rows, path in counts if rows >= 0]
         total = sum(rows for rows, _ in known) if known else None
+        if total is not None and shares > 1:
+            total = -(-total // shares)
         blame = max(known)[1] if known else where  # the file with the most rows
         keys = (blame, where, where)
         _refuse_past_memory(training_needs(cfg, total, n_features, n_labels, keys), available)
@@ -297,7 +300,13 @@ def _load_sharded(cfg: Config, world: World) -> Dataset | None:
         )
 
     return sharded.load_sharded(
-        cfg.data, cfg.seed, world.rank, world.size, RankReduce(world), layout, memory_check(cfg)
+        cfg.data,
+        cfg.seed,
+        world.rank,
+        world.size,
+        RankReduce(world),
+        layout,
+        memory_check(cfg, world.size),
     )
 
 

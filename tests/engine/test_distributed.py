@@ -283,30 +283,44 @@ def test_sharded_training_keeps_ranks_identical_and_validation_equals_one_proces
 # -- a numeric Parquet file read in shards -----------------------------------------------------
 
 
-def _parquet(folder: Path, rows: int) -> Path:
+def _parquet(folder: Path, rows: int, kind: str = "parquet") -> Path:
+    """A numeric table: Parquet in row groups of 7,000 rows, with missing values and a
+    boolean column; or a plain CSV of numbers (the C fast path's: nothing missing)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(rows)
     x = rng.normal(size=(rows, 4)).astype(np.float32) * [1, 10, 100, 0.1] + [0, 5, -3, 1000]
-    x[rng.random((rows, 4)) < 0.05] = np.nan  # missing values: fills and indicators
-    x[:, 3] = np.where(np.isnan(x[:, 3]), 7.0, x[:, 3])  # one column without any
+    if kind == "parquet":
+        x[rng.random((rows, 4)) < 0.05] = np.nan  # missing values: fills and indicators
+        x[:, 3] = np.where(np.isnan(x[:, 3]), 7.0, x[:, 3])  # one column without any
     y = (rng.random((rows, 2)) < [0.3, 0.6]).astype(np.int64)
     table = pa.table(
         {
             "id": np.arange(rows),  # an index column: left out, judged on the whole column
             **{f"f{j}": x[:, j] for j in range(4)},
-            "flag": rng.random(rows) < 0.5,
+            "flag": (rng.random(rows) < 0.5) if kind == "parquet" else rng.integers(0, 9, rows),
             "a": y[:, 0],
             "b": y[:, 1],
         }
     )
-    path = folder / f"d{rows}.parquet"
-    pq.write_table(table, path, row_group_size=7_000)
+    path = folder / f"d{rows}.{kind.split('-')[0]}"
+    if kind == "parquet":
+        pq.write_table(table, path, row_group_size=7_000)
+    else:
+        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+    if kind == "csv-missing":  # an empty cell late in the file: pyarrow's, for every rank
+        lines = path.read_text().splitlines()
+        cells = lines[-5].split(",")
+        cells[2] = ""
+        lines[-5] = ",".join(cells)
+        path.write_text("\n".join(lines) + "\n")
     cfg = folder / f"c{rows}.yaml"
     cfg.write_text(
-        f"seed: 4\ndata: {{source: parquet, path: {path}, labels: [a, b], val_fraction: 0.25}}\n"
+        f"seed: 4\ndata: {{source: {path.suffix[1:]}, path: {path}, labels: [a, b], "
+        "val_fraction: 0.25}\n"
         "model: {hidden_sizes: [8]}\ntrain: {epochs: 1, batch_size: 100, pos_weight: auto}\n"
     )
     return cfg
@@ -340,9 +354,17 @@ def _sharded_worker(rank: int, world: int, port: int, out: str, cfg: str) -> Non
     tdist.destroy_process_group()
 
 
-@pytest.mark.parametrize(("rows", "world"), [(20_000, 2), (150_000, 3)])
-def test_a_parquet_file_read_in_shards_gives_one_process_preprocessing_bitwise(
-    tmp_path: Path, rows: int, world: int
+@pytest.mark.parametrize(
+    ("rows", "world", "kind"),
+    [
+        (20_000, 2, "parquet"),
+        (150_000, 3, "parquet"),
+        (90_000, 2, "csv"),
+        (9_000, 2, "csv-missing"),
+    ],
+)
+def test_a_numeric_table_read_in_shards_gives_one_process_preprocessing_bitwise(
+    tmp_path: Path, rows: int, world: int, kind: str
 ) -> None:
     """Small (every training row joined for the medians) and large (the bracketed medians,
     several chunks of statistics per rank): every fitted number, the held-out fingerprint,
@@ -350,10 +372,11 @@ def test_a_parquet_file_read_in_shards_gives_one_process_preprocessing_bitwise(
     rows."""
     from sigmoidnet.engine import prepare
 
-    cfg = _parquet(tmp_path, rows)
+    cfg = _parquet(tmp_path, rows, kind)
     ranks = _spawn(_sharded_worker, world, tmp_path, str(cfg))
     one = _summary(prepare(load_config(cfg)))
-    assert ranks[0]["description"].endswith("(read in shards)")
+    shards = kind != "csv-missing"  # else the whole file, as one process reads it
+    assert ranks[0]["description"].endswith("(read in shards)") == shards
     for key in ("mean", "std", "fills", "indicators", "features", "columns", "pos_weight"):
         assert all(r[key] == one[key] for r in ranks), key
     assert ranks[0]["heldout"] == one["heldout"]
@@ -362,3 +385,4 @@ def test_a_parquet_file_read_in_shards_gives_one_process_preprocessing_bitwise(
     assert [row for r in ranks for row in r["x_val"]] == one["x_val"]
     assert all(r["y_val"] == one["y_val"] for r in ranks)
     assert "id" not in one["features"] and any("flag" in f for f in one["features"])
+    assert "(read in shards)" not in one["description"]

@@ -252,3 +252,36 @@ def _compact(x: F32, y: F32, starts: list[int], rows: list[int]) -> int:
             y[dst : dst + k] = y[r0 : r0 + k]
         dst += k
     return dst
+
+
+def read_rows(
+    path: str,
+    names: list[str],
+    features: list[str],
+    labels: list[str],
+    first: int,
+    stop: int,
+    workers: int,
+    delimiter: str = ",",
+) -> tuple[F32, F32] | None:
+    """`read_numeric` of the data rows [first, stop) only (0-based): the lines before them
+    are skipped by counting line ends, not parsed. None: use pyarrow (as `read_numeric`)."""
+    dest = _dest(names, features, labels)
+    if dest is None or not _usable(path, delimiter):
+        return None
+    try:
+        with _mapped(path) as m, _pool(workers) as pool:
+            if m is None:
+                return None
+            mm, body = m
+            assert _csvparse is not None
+            start = _csvparse.skip_lines(mm, body, len(mm), first) if first else body
+            end = _csvparse.skip_lines(mm, start, len(mm), stop - first)
+            out = _parse_span(
+                pool, workers, mm, start, end, dest, len(features), len(labels), delimiter
+            )
+    except (OSError, ValueError):
+        return None
+    if out is None or len(out[0]) != stop - first:
+        return None
+    return out
