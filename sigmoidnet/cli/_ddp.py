@@ -191,6 +191,7 @@ def run_rank(
             _fresh(cfg, out, mode, world)
         else:
             _resumed(run_path, config if resume is not None else None, overrides, mode, world)
+        dist.barrier(world)  # done: no rank tears down while another still talks to it
     except BaseException as e:
         raise _worded(e, world) from None
     finally:

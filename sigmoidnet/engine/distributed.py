@@ -114,6 +114,11 @@ def local_device(world: World, device: str) -> str:
     return f"cuda:{world.local_rank}" if world.backend == "nccl" else device
 
 
+def barrier(world: World) -> None:
+    if world.active:
+        torch.distributed.barrier()
+
+
 def close_world(world: World) -> None:
     dist = torch.distributed
     if world.active and dist.is_initialized():

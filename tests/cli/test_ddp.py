@@ -471,3 +471,52 @@ def test_a_parquet_table_read_in_shards_trains_and_evaluates_like_one_process(
     code, out, err = sigmoidnet("eval", "--run", str(run), "--json")
     assert code == 0, err
     assert json.loads(out)["n_rows"] == 6_000
+
+
+def _sharded_config(folder: Path) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / "k.parquet"
+    if not path.exists():
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(40_000, 16)).astype(np.float32)
+        x[rng.random(x.shape) < 0.03] = np.nan
+        y = (rng.random((len(x), 2)) < 0.4).astype(np.int64)
+        table = pa.table({**{f"f{j}": x[:, j] for j in range(16)}, "a": y[:, 0], "b": y[:, 1]})
+        pq.write_table(table, path, row_group_size=4096)
+    cfg = folder / "k.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "name": "kill",
+                "seed": 2,
+                "data": {"source": "parquet", "path": str(path), "labels": ["a", "b"]},
+                "model": {"hidden_sizes": [96], "dropout": 0.1},
+                "train": {"epochs": 4, "batch_size": 64, "checkpoint_every": 25},
+            }
+        )
+    )
+    return cfg
+
+
+@pytest.mark.slow
+def test_a_run_read_in_shards_killed_and_resumed_is_bitwise(tmp_path: Path) -> None:
+    """The sharded read is done again on resume: the same shards, statistics and digest."""
+    ref_out, out = tmp_path / "ref", tmp_path / "runs"
+    cfg = str(_sharded_config(tmp_path))
+    code, _, err = sigmoidnet("train", "--config", cfg, "--out", str(ref_out), "--nproc", "2", "-q")
+    assert code == 0, err
+    (reference,) = run_dirs(ref_out)
+    cmd = [sys.executable, "-m", "sigmoidnet", "train", "--config", cfg, "--out", str(out),
+           "--nproc", "2", "-q"]  # fmt: skip
+    proc = _tagged(cmd)
+    _kill_rank_mid_epoch(proc, str(proc.pid), out, rank=0)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGKILL, err
+    (run,) = run_dirs(out)
+    code, shown, err = sigmoidnet("train", "--resume", str(run), "--nproc", "2")
+    assert code == 0, err
+    assert "resumed at epoch" in err and "(read in shards)" in shown, (shown, err)
+    assert_same_run(run, reference)

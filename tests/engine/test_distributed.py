@@ -155,6 +155,7 @@ def _step_worker(rank: int, world: int, port: int, out: str) -> None:
             }
         )
     Path(out, f"rank{rank}.json").write_text(json.dumps(results))
+    tdist.barrier()  # no rank tears down while another still talks to it
     tdist.destroy_process_group()
 
 
@@ -203,19 +204,23 @@ def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
     local = local.reshape(counts[rank], 2)
     rows = gather_rows(local, counts).tolist()
     Path(out, f"rank{rank}.json").write_text(json.dumps({"rows": rows}))
+    tdist.barrier()  # no rank tears down while another still talks to it
     tdist.destroy_process_group()
 
 
 # -- the Trainer on shards ---------------------------------------------------------------------
 
 
-def _config(tmp: str) -> Any:
-    p = Path(tmp, "c.yaml")
-    p.write_text(
+def _write_config(tmp: Path) -> None:
+    """Written once, by the test (the ranks only read it)."""
+    Path(tmp, "c.yaml").write_text(
         "seed: 3\ndata: {source: random, n_samples: 203, n_features: 6, n_labels: 2, "
         "val_fraction: 0.3}\nmodel: {hidden_sizes: [8]}\ntrain: {epochs: 2, batch_size: 16}\n"
     )
-    return load_config(p)
+
+
+def _config(tmp: str) -> Any:
+    return load_config(Path(tmp, "c.yaml"))
 
 
 def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
@@ -246,6 +251,7 @@ def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
             }
         )
     )
+    tdist.barrier()  # no rank tears down while another still talks to it
     tdist.destroy_process_group()
 
 
@@ -257,6 +263,7 @@ def test_sharded_training_keeps_ranks_identical_and_validation_equals_one_proces
     from sigmoidnet.evaluation import epoch_metrics
     from sigmoidnet.model import predict_logits
 
+    _write_config(tmp_path)
     ranks = _spawn(_trainer_worker, 2, tmp_path)
     assert ranks[0]["weights"] == ranks[1]["weights"]
     assert ranks[0]["metrics"] == ranks[1]["metrics"]
@@ -351,6 +358,7 @@ def _sharded_worker(rank: int, world: int, port: int, out: str, cfg: str) -> Non
     w = _join(rank, world, port)
     setup = prepare(load_config(Path(cfg)), world=w)
     Path(out, f"rank{rank}.json").write_text(json.dumps(_summary(setup)))
+    tdist.barrier()  # no rank tears down while another still talks to it
     tdist.destroy_process_group()
 
 
@@ -358,9 +366,9 @@ def _sharded_worker(rank: int, world: int, port: int, out: str, cfg: str) -> Non
     ("rows", "world", "kind"),
     [
         (20_000, 2, "parquet"),
-        (150_000, 3, "parquet"),
+        pytest.param(150_000, 3, "parquet", marks=pytest.mark.slow),
         (90_000, 2, "csv"),
-        (9_000, 2, "csv-missing"),
+        pytest.param(9_000, 2, "csv-missing", marks=pytest.mark.slow),
     ],
 )
 def test_a_numeric_table_read_in_shards_gives_one_process_preprocessing_bitwise(
