@@ -81,6 +81,10 @@ def train(
     if device is not None:
         overrides.append(f"device={device}")
     mode = "json" if json_ else ("quiet" if quiet else "rich")
+    # Rich draws once from Python's global random when it is first imported (rich.style's
+    # id counter): before the run seeds it, so that the state a run saves (and resumes)
+    # does not depend on whether its output was rich or quiet
+    import rich.style  # noqa: F401
     from sigmoidnet.launch import launched, quiet_cpp_logs
 
     if launched():  # one rank of a torchrun job (or of --nproc's workers)
