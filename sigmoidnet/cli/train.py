@@ -85,6 +85,7 @@ def train(
     # id counter): before the run seeds it, so that the state a run saves (and resumes)
     # does not depend on whether its output was rich or quiet
     import rich.style  # noqa: F401
+
     from sigmoidnet.launch import launched, quiet_cpp_logs
 
     if launched():  # one rank of a torchrun job (or of --nproc's workers)
