@@ -105,8 +105,33 @@ def init_world(device: str) -> World:
         torch.cuda.set_device(local)
     backend = "nccl" if cuda else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
+        timeout = datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S)
+        store = _attempt_store(size, timeout)
+        if store is None:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            dist.init_process_group(
+                backend, store=store, rank=rank, world_size=size, timeout=timeout
+            )
     return World(rank=rank, size=size, local_rank=local, backend=backend)
+
+
+def _attempt_store(size: int, timeout: datetime.timedelta) -> torch.distributed.Store | None:
+    """The key-value store this attempt's process group meets in, when torchrun's agent
+    hosts it: the agent's store, under a prefix of its own for each restart.
+
+    torchrun's c10d rendezvous shares one store across `--max-restarts` attempts and hands
+    the workers no prefix (pytorch/pytorch#135712), so a restarted rank can read the
+    address a killed rank published in the previous attempt and fail to connect to it.
+    Every agent restarts its workers together (the same TORCHELASTIC_RESTART_COUNT), so
+    the count keys an attempt on every machine. None: the launcher gave each attempt a
+    store of its own (or no agent): `init_process_group`'s own env:// rendezvous."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    dist = torch.distributed
+    host, port = os.environ.get("MASTER_ADDR", ""), _env_int("MASTER_PORT")
+    client = dist.TCPStore(host, port, size, is_master=False, timeout=timeout)
+    return dist.PrefixStore(f"sigmoidnet/attempt_{restart_count()}/", client)
 
 
 def local_device(world: World, device: str) -> str:

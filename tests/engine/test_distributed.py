@@ -208,6 +208,48 @@ def _gather_worker(rank: int, world: int, port: int, out: str) -> None:
     tdist.destroy_process_group()
 
 
+def _attempt_worker(rank: int, world: int, port: int, out: str, attempt: int) -> None:
+    """A worker of torchrun's attempt `attempt`, the agent (the test) hosting the store."""
+    import time
+
+    from sigmoidnet.engine.distributed import close_world, init_world
+
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port), TORCHELASTIC_USE_AGENT_STORE="True",
+        TORCHELASTIC_RESTART_COUNT=str(attempt),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    if attempt and rank == attempt % 2:
+        time.sleep(1.5)  # one restarted rank publishes its address late
+    w = init_world("cpu")
+    total = torch.tensor([float(rank + 1)])
+    tdist.all_reduce(total)
+    Path(out, f"rank{rank}.json").write_text(json.dumps({"sum": total.item(), "rank": w.rank}))
+    if attempt == 0:
+        os._exit(0)  # killed: no teardown, its keys stay in the agent's store
+    tdist.barrier()
+    close_world(w)
+
+
+def test_a_restarted_attempt_does_not_meet_the_addresses_of_the_attempt_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torchrun's agent keeps one store across `--max-restarts` attempts
+    (pytorch/pytorch#135712): a restarted rank must not connect to the address a killed
+    rank published the attempt before. Which rank of a pair connects depends on the ports
+    it drew, so each restart makes another rank the late one."""
+    monkeypatch.setenv("SIGMOIDNET_COLLECTIVE_TIMEOUT", "20")  # a failure, not a hang
+    port = _free_port()
+    agent = tdist.TCPStore("127.0.0.1", port, 2, is_master=True, wait_for_workers=False)
+    for attempt in range(5):
+        mp.spawn(_attempt_worker, args=(2, port, str(tmp_path), attempt), nprocs=2, join=True)
+        ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+        assert ranks == [{"sum": 3.0, "rank": 0}, {"sum": 3.0, "rank": 1}]
+        for r in range(2):
+            (tmp_path / f"rank{r}.json").unlink()
+
+
 # -- the Trainer on shards ---------------------------------------------------------------------
 
 
