@@ -248,6 +248,7 @@ def test_a_restarted_attempt_does_not_meet_the_addresses_of_the_attempt_before(
         assert ranks == [{"sum": 3.0, "rank": 0}, {"sum": 3.0, "rank": 1}]
         for r in range(2):
             (tmp_path / f"rank{r}.json").unlink()
+    assert agent.num_keys() > 0  # the attempts met in the agent's store
 
 
 # -- the Trainer on shards ---------------------------------------------------------------------
