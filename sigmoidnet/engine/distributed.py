@@ -25,11 +25,14 @@ import datetime
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from sigmoidnet.errors import SigmoidnetError, UsageError
+
+if TYPE_CHECKING:
+    from torch._C._distributed_c10d import Store
 
 #: how long a collective waits for the other ranks before it fails (a machine that vanished
 #: without closing its connections; a rank killed outright is noticed at once by its peers)
@@ -116,7 +119,7 @@ def init_world(device: str) -> World:
     return World(rank=rank, size=size, local_rank=local, backend=backend)
 
 
-def _attempt_store(size: int, timeout: datetime.timedelta) -> torch.distributed.Store | None:
+def _attempt_store(size: int, timeout: datetime.timedelta) -> Store | None:
     """The key-value store this attempt's process group meets in, when torchrun's agent
     hosts it: the agent's store, under a prefix of its own for each restart.
 
@@ -128,10 +131,11 @@ def _attempt_store(size: int, timeout: datetime.timedelta) -> torch.distributed.
     store of its own (or no agent): `init_process_group`'s own env:// rendezvous."""
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return None
-    dist = torch.distributed
+    from torch._C._distributed_c10d import PrefixStore, TCPStore
+
     host, port = os.environ.get("MASTER_ADDR", ""), _env_int("MASTER_PORT")
-    client = dist.TCPStore(host, port, size, is_master=False, timeout=timeout)
-    return dist.PrefixStore(f"sigmoidnet/attempt_{restart_count()}/", client)
+    client = TCPStore(host, port, size, is_master=False, timeout=timeout)
+    return PrefixStore(f"sigmoidnet/attempt_{restart_count()}/", client)
 
 
 def local_device(world: World, device: str) -> str:
