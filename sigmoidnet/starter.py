@@ -28,7 +28,11 @@ Settings (the schema's defaults stay the tutorial's; `settings_for`): `n` traini
   30 passes over a table of a million rows or more (the model kept is the epoch with the
   best validation loss, so extra epochs cost time, not quality);
 - AdamW, lr 0.003, weight decay 0.01; pos_weight auto when a label's positive rate is
-  below 20% (rare positives); val_fraction 0.2.
+  below 20% (rare positives);
+- val_fraction 0.1 below 1,000 labelled rows, else 0.2 (`val_fraction_for`: on a small table
+  the rows a model learns from are worth more than a larger validation split; measured with
+  `benchmarks.real_tables --splits 5`: penguins 0.9697 → 0.9770 ROC-AUC, breast_cancer
+  0.9963 → 0.9967, participation 0.7479 → 0.7454).
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ from sigmoidnet.errors import DataError, UsageError
 
 __all__ = ["Starter", "config_folder_path", "run_name", "settings_for", "starter"]
 
-#: the share of rows held out for validation (the best epoch, the metrics)
+#: the share of rows held out for validation (the best epoch, the metrics): on a table of
+#: fewer than SMALL_TABLE labelled rows, SMALL_VAL_FRACTION
 VAL_FRACTION = 0.2
+SMALL_VAL_FRACTION = 0.1
+SMALL_TABLE = 1000
 SEED = 0
 _COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
 _TABLE_ENDINGS = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq")
@@ -62,6 +69,11 @@ class Starter:
     config: dict[str, Any] = field(default_factory=dict)  # what `text` reads back into
     rows: int = 0  # rows with a label
     inputs: int = 0  # model inputs
+
+
+def val_fraction_for(rows: int) -> float:
+    """The validation share for a table of `rows` labelled rows."""
+    return SMALL_VAL_FRACTION if rows < SMALL_TABLE else VAL_FRACTION
 
 
 def settings_for(rows: int, inputs: int, positive_rates: list[float]) -> dict[str, Any]:
@@ -174,6 +186,16 @@ def _choose_label(name: str, col: Any, where: str) -> _Label:
     return _Label(name, value, why)
 
 
+def _labelled_rows(cols: list[Any]) -> int:
+    """The rows with every label present (training drops the others)."""
+    import pyarrow.compute as pc
+
+    valid = cols[0].is_valid()
+    for c in cols[1:]:
+        valid = pc.and_(valid, c.is_valid())
+    return int(pc.sum(valid).as_py() or 0)
+
+
 def _label_columns(data: str, source: str, labels: list[str], delim: str | None) -> list[Any]:
     """Each label column as training reads it (missing values as null)."""
     import pyarrow as pa
@@ -220,17 +242,15 @@ def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     if source not in ("csv", "parquet"):
         raise DataError(data, f"init reads CSV and Parquet tables, not {source}")
     delimiter = CsvReader(data).delimiter if source == "csv" else None
-    chosen = [
-        _choose_label(n, c, data)
-        for n, c in zip(labels, _label_columns(data, source, labels, delimiter), strict=True)
-    ]
+    label_cols = _label_columns(data, source, labels, delimiter)
+    chosen = [_choose_label(n, c, data) for n, c in zip(labels, label_cols, strict=True)]
     positive = {c.name: c.positive for c in chosen if c.positive is not None}
     keys: dict[str, Any] = {"source": source, "path": os.path.realpath(data), "labels": labels}
     if delimiter is not None:
         keys["delimiter"] = delimiter
     if positive:
         keys["positive"] = positive
-    keys["val_fraction"] = VAL_FRACTION
+    keys["val_fraction"] = val_fraction_for(_labelled_rows(label_cols))
     stray: dict[str, str] = {}  # columns of numbers with a stray word: left out here
     while True:
         more: dict[str, Any] = {"exclude": list(stray)} if stray else {}
@@ -251,7 +271,7 @@ def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     rates = [float(r) for r in ds.y_train.mean(dim=0).tolist()]
     settings = settings_for(n_train, ds.n_features, rates)
     folder = os.path.dirname(out) if out else "."
-    config = _config(data, folder, ds, source, delimiter, positive, settings)
+    config = _config(data, folder, ds, source, delimiter, positive, settings, cfg.val_fraction)
     text = _render(data, config, ds, chosen, settings, n, n_train)
     _check_reads_back(text, config)
     notes = []
@@ -293,6 +313,7 @@ def _config(
     delimiter: str | None,
     positive: dict[str, Any],
     settings: dict[str, Any],
+    val_fraction: float | None,
 ) -> dict[str, Any]:
     """The config as plain data: what the text must read back into."""
     d: dict[str, Any] = {"source": source, "path": config_folder_path(data, folder)}
@@ -304,7 +325,7 @@ def _config(
     ignored = list(ds.preprocessor.ignored)
     if ignored:
         d["exclude"] = ignored
-    d["val_fraction"] = VAL_FRACTION
+    d["val_fraction"] = val_fraction
     return {
         "name": run_name(data),
         "seed": SEED,
@@ -416,8 +437,8 @@ def _render(
             "  # missing numbers: the training median, plus a 0/1 input saying it was missing"
         )
     lines += [
-        f"  val_fraction: {VAL_FRACTION}  # {n_val:,} rows held out (seeded, stratified for one"
-        " label): the best epoch, the metrics",
+        f"  val_fraction: {config['data']['val_fraction']}  # {n_val:,} rows held out (seeded,"
+        " stratified for one label): the best epoch, the metrics",
     ]
     model, train = settings["model"], settings["train"]
     lines += [

@@ -10,7 +10,13 @@ import pytest
 from sigmoidnet.config import config_from_dict, load_config
 from sigmoidnet.data import load_dataset
 from sigmoidnet.errors import DataError, UsageError
-from sigmoidnet.starter import config_folder_path, run_name, settings_for, starter
+from sigmoidnet.starter import (
+    config_folder_path,
+    run_name,
+    settings_for,
+    starter,
+    val_fraction_for,
+)
 
 
 def _mixed(n: int = 60, label: str = "outcome") -> str:
@@ -56,7 +62,7 @@ def test_the_text_reads_back_into_the_config_and_keeps_the_columns(
         "delimiter": ",",
         "positive": {"outcome": "churned"},  # 18 of 60 rows: the rarer
         "exclude": ["id"],
-        "val_fraction": 0.2,
+        "val_fraction": 0.1,  # below 1,000 labelled rows
     }
     assert s.config["name"] == "clients" and s.config["seed"] == 0
     assert s.config["model"] == s.settings["model"] and s.config["train"] == s.settings["train"]
@@ -80,8 +86,8 @@ def test_every_choice_has_its_comment(table: Path) -> None:
     assert "# categorical, one-hot" in t and "plan, city" in t
     assert "# numbers, standardized on the training rows: age, member" in t
     assert "# missing numbers: the training median" in t
-    assert "val_fraction: 0.2  # 12 rows held out" in t
-    assert "# model and training: for a real table of 48 training rows and" in t
+    assert "val_fraction: 0.1  # 6 rows held out" in t
+    assert "# model and training: for a real table of 54 training rows and" in t
     assert "epochs: 200  # the model kept is the best validation loss's" in t
 
 
@@ -268,3 +274,22 @@ def test_settings_scale_with_the_table() -> None:
     assert mid["model"]["hidden_sizes"] == [64] and mid["train"]["batch_size"] == 128
     assert big["model"]["hidden_sizes"] == [128, 64] and big["train"]["batch_size"] == 512
     assert big["train"]["epochs"] == 20 and big["train"]["pos_weight"] == "auto"
+
+
+def test_a_small_table_holds_out_a_tenth_and_a_larger_one_a_fifth(tmp_path: Path) -> None:
+    assert [val_fraction_for(n) for n in (1, 999, 1000, 10**6)] == [0.1, 0.1, 0.2, 0.2]
+
+    def written(rows: int, missing: int) -> Path:
+        path = tmp_path / f"t{rows}-{missing}.csv"
+        body = "".join(
+            f"{i % 7},{'' if i < missing else 'yes' if i % 3 else 'no'}\n" for i in range(rows)
+        )
+        path.write_text("x,y\n" + body)
+        return path
+
+    # the rows that count are those with a label: 1,050 rows, 60 of them without one
+    s = starter(str(written(1050, 60)), ["y"])
+    assert s.rows == 990 and s.config["data"]["val_fraction"] == 0.1
+    s = starter(str(written(1050, 0)), ["y"])
+    assert s.rows == 1050 and s.config["data"]["val_fraction"] == 0.2
+    assert "val_fraction: 0.2  # 210 rows held out" in s.text
