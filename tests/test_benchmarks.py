@@ -222,3 +222,21 @@ def test_checkpoint_section_measures_a_real_state(tmp_path: Path) -> None:
     (target,) = [t for t in res.targets if t.name.startswith("checkpointing")]
     assert target.ratio == out["cost"]
     assert not (files.root / "bench-state").exists()
+
+
+def test_real_tables_splits_partition_the_rows_and_differ_by_seed(tmp_path: Path) -> None:
+    from benchmarks.real_tables import split
+
+    src = tmp_path / "t.csv"
+    src.write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(400)))
+    sets = []
+    for seed in (0, 1):
+        folder = tmp_path / f"s{seed}"
+        folder.mkdir()
+        train, test = split(src, folder, seed)
+        a, b = train.read_text().splitlines(), test.read_text().splitlines()
+        assert a[0] == b[0] == "a,y"
+        assert sorted(a[1:] + b[1:]) == sorted(src.read_text().splitlines()[1:])
+        assert 60 < len(b) - 1 < 140  # about a quarter held out
+        sets.append(set(b[1:]))
+    assert sets[0] != sets[1]
