@@ -193,9 +193,24 @@ def run_rank(
             _resumed(run_path, config if resume is not None else None, overrides, mode, world)
         dist.barrier(world)  # done: no rank tears down while another still talks to it
     except BaseException as e:
+        if isinstance(e, dist.RankError):  # every rank raised it at the same point
+            _meet(world)
         raise _worded(e, world) from None
     finally:
         dist.close_world(world)
+
+
+def _meet(world: World) -> None:
+    """A barrier before tearing down after an agreed failure, so that no rank closes its
+    connections while another still talks to it (gloo then aborts the process at exit:
+    "terminate called without an active exception", exit 134 instead of the error's own
+    code); a peer that is already gone is no reason to fail again."""
+    from sigmoidnet.engine import distributed as dist
+
+    try:
+        dist.barrier(world)
+    except Exception:  # noqa: BLE001  # the agreed error is the one to report
+        pass
 
 
 def _worded(e: BaseException, world: World) -> BaseException:
