@@ -205,12 +205,12 @@ def _meet(world: World) -> None:
     connections while another still talks to it (gloo then aborts the process at exit:
     "terminate called without an active exception", exit 134 instead of the error's own
     code); a peer that is already gone is no reason to fail again."""
+    import contextlib
+
     from sigmoidnet.engine import distributed as dist
 
-    try:
+    with contextlib.suppress(Exception):  # the agreed error is the one to report
         dist.barrier(world)
-    except Exception:  # noqa: BLE001  # the agreed error is the one to report
-        pass
 
 
 def _worded(e: BaseException, world: World) -> BaseException:
