@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from sigmoidnet.config import config_from_dict, load_config
@@ -12,6 +13,7 @@ from sigmoidnet.data import load_dataset
 from sigmoidnet.errors import DataError, UsageError
 from sigmoidnet.starter import (
     config_folder_path,
+    group_key,
     run_name,
     settings_for,
     starter,
@@ -293,3 +295,66 @@ def test_a_small_table_holds_out_a_tenth_and_a_larger_one_a_fifth(tmp_path: Path
     s = starter(str(written(1050, 0)), ["y"])
     assert s.rows == 1050 and s.config["data"]["val_fraction"] == 0.2
     assert "val_fraction: 0.2  # 210 rows held out" in s.text
+
+
+# ---------------------------------------------------------------------------------------------
+# group keys: an id of the same person or thing on several rows
+
+
+def _panel(groups: int, years: int = 5, first: int = 1000, step: int = 37) -> list[int]:
+    """Each of `groups` sparse ids on `years` rows (a panel of people seen each year)."""
+    return [first + step * g for g in range(groups) for _ in range(years)]
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (_panel(60), (60, 5.0)),
+        ([float(v) for v in _panel(60)], (60, 5.0)),  # whole numbers as floats
+        ([*_panel(60), None, None], (60, 5.0)),  # missing values are passed over
+        (_panel(60)[:-2], (60, 298 / 60)),  # an unbalanced panel
+        (_panel(60, step=1), None),  # dense: a count or a rank, not an id
+        ([1 + i % 31 for i in range(3100)], None),  # a day of the month
+        (_panel(19), None),  # too few groups
+        (_panel(60, years=1), None),  # every value once
+        ([1000 * (g + 1) for g in range(60) for _ in range(1 + 9 * (g % 2))], None),  # uneven
+        ([v + 0.5 for v in _panel(60)], None),  # not whole numbers
+        ([str(v) for v in _panel(60)], None),  # text (the loader's categories already)
+        ([None, None], None),
+    ],
+)
+def test_group_keys(values: list[object], found: tuple[int, float] | None) -> None:
+    got = group_key("g", pa.array(values))
+    assert (None if got is None else (got.groups, got.rows)) == found
+
+
+def _panel_csv(path: Path, groups: int) -> Path:
+    rows = ["person,year,hours,member"]
+    for i, person in enumerate(_panel(groups, years=6)):
+        year = 2000 + i % 6
+        rows.append(f"{person},{year},{20 + (i * 7) % 30},{'yes' if (i // 6) % 3 else 'no'}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_group_key_is_read_as_categories_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "c.yaml"
+    s = starter(str(_panel_csv(tmp_path / "panel.csv", 80)), ["member"], str(out))
+    d = s.config["data"]
+    assert d["categorical"] == ["person"] and d["max_categories"] == {"person": 80}
+    line = next(x for x in s.text.splitlines() if x.startswith('    - "person"'))
+    assert "80 whole numbers, each on about 6 rows: a group key" in line
+    assert "CHECK: if new rows come from new groups" in line
+    assert '  max_categories: {"person": 80}  # every group its own input' in s.text
+    assert any("column 'person' read as categories" in n for n in s.notes)
+    kinds = {c.name: c.kind for c in s.columns}  # type: ignore[attr-defined]
+    assert kinds["person"] == "categorical" and kinds["year"] == "numeric"
+    # the config trains the way init loaded it: each person an input of its own
+    cfg = load_config(_written(tmp_path, s.text, "."))
+    ds = load_dataset(cfg.data, cfg.seed)
+    assert sum(n.startswith("person=") for n in ds.feature_names) == 80  # no <other> slot
+    assert s.inputs == ds.n_features
+    # 50 groups or fewer: the default max_categories keeps them all
+    s = starter(str(_panel_csv(tmp_path / "small.csv", 40)), ["member"])
+    assert s.config["data"]["categorical"] == ["person"]
+    assert "max_categories" not in s.config["data"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sigmoidnet.config._base import PosInt, Strict, check_path
+from sigmoidnet.config._base import PosInt, Strict, check_path, describe
 from sigmoidnet.limits import MAX_CATEGORIES
 
 #: the data keys for real tables (column types, label values, categories, missing values)
@@ -20,6 +20,11 @@ TABLE_KEYS = (
     "impute",
     "delimiter",
 )
+#: the categories a categorical column keeps when `data.max_categories` does not say
+DEFAULT_MAX_CATEGORIES = 50
+#: in a `data.max_categories` mapping, the entry for the columns it does not name
+OTHER_COLUMNS = "*"
+CategoryCap = Annotated[int, Field(ge=1, le=MAX_CATEGORIES)]
 #: a label value named in `data.positive`: text, a number or a boolean, as the file holds it
 StrictLabelValue = Annotated[str | int | float | bool, Field(union_mode="left_to_right")]
 
@@ -56,11 +61,35 @@ class DataConfig(Strict):
         description="The positive value of a label column whose two values are not an obvious"
         " pair (yes/no, true/false, 1/0, ...): {COLUMN: VALUE}.",
     )
-    max_categories: Annotated[int, Field(ge=1, le=MAX_CATEGORIES)] = 50
+    max_categories: CategoryCap | dict[str, CategoryCap] = Field(
+        default=DEFAULT_MAX_CATEGORIES,
+        description="The most categories a categorical column keeps as inputs (the rarer ones"
+        " share one <other> input): a number for every column, or {COLUMN: N, ...} per column,"
+        " where '*': N sets it for the columns not named (otherwise 50).",
+    )
     impute: Literal["median", "mean", "error"] = "median"
     delimiter: Literal["auto", ",", ";", "\t", "tab", "|"] = "auto"
 
     _paths = field_validator("path", "val_path")(check_path)
+
+    @field_validator("max_categories", mode="before")
+    @classmethod
+    def _caps(cls, v: Any) -> Any:
+        """One message for each bad form (pydantic's union would give one per alternative)."""
+        forms = f"a number from 1 to {MAX_CATEGORIES}, or {{COLUMN: N, ...}}"
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError(f"expected {forms}; got an empty mapping")
+            for key, n in v.items():
+                if not isinstance(key, str) or not key:
+                    raise ValueError(f"expected column names as keys; got {describe(key)}")
+                if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CATEGORIES:
+                    raise ValueError(
+                        f"{key}: expected a number from 1 to {MAX_CATEGORIES}; got {describe(n)}"
+                    )
+        elif isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_CATEGORIES:
+            raise ValueError(f"expected {forms}; got {describe(v)}")
+        return v
 
     @field_validator("labels", "features", "categorical", "numeric", "exclude", mode="before")
     @classmethod
@@ -139,6 +168,21 @@ class DataConfig(Strict):
                 outside = [n for n in groups[key] or [] if n not in chosen]
                 if outside:
                     raise ValueError(f"column {outside[0]!r} is in '{key}' but not in 'features'")
+        caps = self.max_categories
+        if isinstance(caps, dict):
+            for name in caps:
+                if name in labels:
+                    raise ValueError(
+                        f"max_categories names {name!r}, a label; name a categorical feature"
+                    )
+                if name in dropped:
+                    raise ValueError(f"column {name!r} is in both 'exclude' and 'max_categories'")
+                if name in set(self.numeric or []):
+                    raise ValueError(f"column {name!r} is in both 'numeric' and 'max_categories'")
+                if self.features is not None and name not in [*self.features, OTHER_COLUMNS]:
+                    raise ValueError(
+                        f"column {name!r} is in 'max_categories' but not in 'features'"
+                    )
         for name in self.positive or {}:
             if self.labels is not None and name not in labels:
                 raise ValueError(
@@ -151,6 +195,26 @@ class DataConfig(Strict):
         if self.delimiter == "auto":
             return None
         return "\t" if self.delimiter == "tab" else self.delimiter
+
+    def category_cap(self, column: str) -> int:
+        """The most categories `column` keeps (`max_categories`, for it or for every column)."""
+        caps = self.max_categories
+        if isinstance(caps, int):
+            return caps
+        return caps.get(column, caps.get(OTHER_COLUMNS, DEFAULT_MAX_CATEGORIES))
+
+    @property
+    def default_category_cap(self) -> int:
+        """The most categories of a column `max_categories` does not name."""
+        return self.category_cap(OTHER_COLUMNS)
+
+    @property
+    def category_caps(self) -> dict[str, int]:
+        """The columns `max_categories` names, with their caps (`*` left out)."""
+        caps = self.max_categories
+        if isinstance(caps, int):
+            return {}
+        return {k: v for k, v in caps.items() if k != OTHER_COLUMNS}
 
     @property
     def holdout(self) -> float:

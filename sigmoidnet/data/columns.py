@@ -3,7 +3,7 @@ the config), `match_columns` for inference (against the names a model was traine
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sigmoidnet.data.messages import nearest
 from sigmoidnet.errors import DataError
@@ -32,6 +32,22 @@ def resolve_columns(
     if not feats:
         raise DataError(where, "no feature columns: every column is a label")
     return feats, list(labels)
+
+
+def check_named_columns(
+    named: Mapping[str, Sequence[str]], names: Sequence[str], where: str
+) -> None:
+    """Every column a config key names (`data.categorical: [...]`, say) is in the file: a
+    misspelt name is refused, never passed over."""
+    present = set(names)
+    for key, listed in named.items():
+        for name in listed:
+            if name not in present:
+                raise DataError(
+                    where,
+                    f"data.{key} names column {name!r}, which the file does not have"
+                    f"{nearest(name, names)}",
+                )
 
 
 def match_columns(

@@ -46,7 +46,7 @@ import pyarrow as pa
 import torch
 
 from sigmoidnet.config import DataConfig
-from sigmoidnet.data.columns import resolve_columns
+from sigmoidnet.data.columns import check_named_columns, resolve_columns
 from sigmoidnet.data.convert import CellText, bad_labels, fill_block, run_in_order, workers
 from sigmoidnet.data.formats import csv_fast, detect_format, npz
 from sigmoidnet.data.formats.csv import CsvReader
@@ -57,6 +57,7 @@ from sigmoidnet.data.table import (
     INDEX_NAMES,
     ColumnInfo,
     Kinds,
+    check_category_caps,
     column_infos,
     dropped_note,
     infer_kinds,
@@ -389,6 +390,14 @@ def _candidates(names: list[str], req: _Request, path: str) -> tuple[list[str], 
                 )
             raise DataError(path, f"its columns differ from the training file's ({what})")
         return list(pre.raw_names), labs
+    if req.data is not None:
+        d = req.data
+        named = {"categorical": d.categorical, "numeric": d.numeric, "exclude": d.exclude}
+        check_named_columns(
+            {**{k: v for k, v in named.items() if v}, "max_categories": list(d.category_caps)},
+            names,
+            path,
+        )
     return resolve_columns(names, req.features, req.labels or [], path)
 
 
@@ -784,6 +793,8 @@ def load_dataset(data: DataConfig, seed: int, check: SizeCheck | None = None) ->
         rows = f"{plural(y_train.shape[0], 'row')}"
     # the tutorial feeds raw torch.rand values: random data is never normalized
     normalize = "none" if data.source == "random" else data.normalize
+    if data.category_caps:
+        check_category_caps(part.kinds, data.category_caps, where)
     if part.kinds is None:
         pre = Preprocessor(part.features, normalize).fit(x_train.numbers)
     else:
@@ -792,7 +803,8 @@ def load_dataset(data: DataConfig, seed: int, check: SizeCheck | None = None) ->
             part.label_maps,
             normalize=normalize,
             impute=data.impute,
-            max_categories=data.max_categories,
+            max_categories=data.default_category_cap,
+            category_caps=data.category_caps,
             ignored=list(part.kinds.ignored),
         )
         pre.fit_block(x_train, workers())

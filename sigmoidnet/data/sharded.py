@@ -91,6 +91,7 @@ def applies(data: DataConfig) -> bool:
         and data.val_path is None
         and data.impute != "mean"
         and not data.categorical
+        and not data.category_caps
         and not data.positive
     )
 
@@ -155,7 +156,7 @@ def load_sharded(
         binary_labels(labs),
         normalize=data.normalize,
         impute=data.impute,
-        max_categories=data.max_categories,
+        max_categories=data.default_category_cap,
         ignored=list(kinds.ignored),
     )
     complete = not bool(reduce.sum(np.array([int(np.isnan(x_stats).any())]))[0])

@@ -26,7 +26,7 @@ the same tokens and the empty text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,26 @@ def infer_kinds(
                 continue
         columns.append(ColumnSpec(name, kind))
     return Kinds(columns, ignored)
+
+
+def check_category_caps(kinds: Kinds | None, caps: Mapping[str, int], where: str) -> None:
+    """A column `data.max_categories` names is one read as categories (a cap on anything
+    else would be passed over, silently). `kinds` None: every column is a number."""
+    kind = {} if kinds is None else {c.name: c.kind for c in kinds.columns}
+    for name in caps:
+        if kinds is not None and name in kinds.ignored:
+            raise DataError(
+                where,
+                f"data.max_categories names column {name!r}, which is left out "
+                f"({kinds.ignored[name]})",
+            )
+        if kind.get(name, "numeric") != "categorical":
+            raise DataError(
+                where,
+                f"data.max_categories names column {name!r}, a column of "
+                f"{'booleans' if kind.get(name) == 'boolean' else 'numbers'}; list it in "
+                "data.categorical too to read it as categories",
+            )
 
 
 _NUMBER_RE = r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$"

@@ -81,6 +81,7 @@ class Preprocessor:
         self.ignored: list[str] = []  # raw columns left out (index, identifier, excluded)
         self.impute = "error"
         self.max_categories = 0
+        self.category_caps: dict[str, int] = {}  # fit only: a column's own max_categories
         self.normalize = normalize
         self.table = False  # a real table's preprocessor (format 3), not a numeric one
         self.feature_names = list(feature_names)
@@ -97,9 +98,15 @@ class Preprocessor:
         normalize: str = "standard",
         impute: str = "median",
         max_categories: int = 50,
+        category_caps: Mapping[str, int] | None = None,
         ignored: Sequence[str] = (),
     ) -> Preprocessor:
-        """An unfitted preprocessor for raw columns of known kinds (see `sigmoidnet.data`)."""
+        """An unfitted preprocessor for raw columns of known kinds (see `sigmoidnet.data`).
+
+        `max_categories`: the most categories a categorical column keeps; `category_caps`:
+        that number for the columns it names. Only the vocabularies they give are stored
+        (with `max_categories`, for the record): `data.max_categories` is in the stored
+        config."""
         if impute not in IMPUTE:
             raise ValueError(f"impute must be one of {IMPUTE}, got {impute!r}")
         pre = cls([c.name for c in columns], normalize)
@@ -108,6 +115,7 @@ class Preprocessor:
         pre.ignored = list(ignored)
         pre.impute = impute
         pre.max_categories = max_categories
+        pre.category_caps = dict(category_caps or {})
         pre.table = True
         return pre
 
@@ -227,7 +235,7 @@ class Preprocessor:
                     spec.indicator = bool(missing[j])
             else:
                 cats, has_missing, other, distinct = fit_categories(
-                    block.text[spec.name], self.max_categories
+                    block.text[spec.name], self.category_caps.get(spec.name, self.max_categories)
                 )
                 spec.categories, spec.missing_slot = cats, has_missing
                 spec.other_slot, spec.n_categories = other, distinct

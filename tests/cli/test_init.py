@@ -147,3 +147,30 @@ def test_init_a_bad_label_writes_nothing(table: Path, tmp_path: Path) -> None:
     code, _, err = invoke("init", str(table), "--label", "age", "--out", str(out))
     assert code == 3 and "label column 'age'" in err
     assert not out.parent.exists()  # the folder is made only once writing starts
+
+
+def test_init_on_a_panel_reads_the_person_id_as_categories(tmp_path: Path) -> None:
+    """People seen each year: the id is a group key, and a new person predicts from the
+    other columns (their id's inputs all zero, said in a note)."""
+    rows = ["person,year,hours,member"]
+    for p in range(70):
+        for y in range(6):
+            member = "yes" if (p * 7 + y) % 5 < 2 else "no"
+            rows.append(f"{3000 + 41 * p},{2000 + y},{20 + (p * 3 + y) % 30},{member}")
+    table = tmp_path / "panel.csv"
+    table.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "panel.yaml"
+    code, stdout, err = invoke("init", str(table), "--label", "member", "--out", str(out))
+    assert code == 0, err
+    assert "column 'person' read as categories: 70 whole numbers" in err
+    cfg = load_config(out)
+    assert cfg.data.categorical == ["person"] and cfg.data.max_categories == {"person": 70}
+    code, _, err = invoke("train", "--config", str(out), "--out", str(tmp_path / "runs"), "-q")
+    assert code == 0, err
+    new = tmp_path / "new.csv"
+    new.write_text("person,year,hours\n3000,2003,25\n99999,2003,25\n")
+    model = str(tmp_path / "runs" / "latest" / "model.safetensors")
+    code, stdout, err = invoke("predict", "--checkpoint", model, "--data", str(new))
+    assert code == 0, err
+    assert "column 'person': 1 value never seen in training (encoded as all zeros)" in err
+    assert len(stdout.strip().splitlines()) == 3  # the header and the two rows, in order

@@ -118,13 +118,35 @@ TABLE = "data: {source: csv, path: x.csv, labels: [y]"
         ("exclude: [a], numeric: [a]", "column 'a' is in both 'exclude' and 'numeric'"),
         ("features: [a], categorical: [b]", "column 'b' is in 'categorical' but not in 'features'"),
         ("positive: {z: yes}", "'positive' names 'z', which is not a label column ['y']"),
-        ("max_categories: 0", "max_categories"),
+        ("max_categories: 0", "max_categories: expected a number from 1 to 10000, or {COLUMN: N"),
+        ("max_categories: {}", "expected a number from 1 to 10000, or {COLUMN: N, ...}; got an"),
+        ("max_categories: {b: 0}", "data.max_categories: b: expected a number from 1 to 10000"),
+        ("max_categories: {b: true}", "b: expected a number from 1 to 10000; got true (bool)"),
+        ("max_categories: {1: 5}", "data.max_categories: expected column names as keys; got 1"),
+        ("max_categories: {y: 5}", "max_categories names 'y', a label; name a categorical"),
+        ("exclude: [b], max_categories: {b: 5}", "'b' is in both 'exclude' and 'max_categories'"),
+        ("numeric: [b], max_categories: {b: 5}", "'b' is in both 'numeric' and 'max_categories'"),
+        ("features: [a], max_categories: {b: 5}", "'b' is in 'max_categories' but not in"),
         ("impute: zero", "impute"),
         ("delimiter: ':'", "delimiter"),
     ],
 )
 def test_table_keys_agree_with_each_other(tmp_path: Path, extra: str, expected: str) -> None:
     assert expected in error_of(tmp_path, f"{TABLE}, {extra}}}\n")
+
+
+def test_max_categories_per_column(tmp_path: Path) -> None:
+    d = load_config(write(tmp_path, f"{TABLE}, max_categories: {{b: 500, c: 3}}}}\n")).data
+    assert [d.category_cap(c) for c in "abcd"] == [50, 500, 3, 50]
+    assert (d.default_category_cap, d.category_caps) == (50, {"b": 500, "c": 3})
+    d = load_config(write(tmp_path, f"{TABLE}, max_categories: {{'*': 9, b: 500}}}}\n")).data
+    assert [d.category_cap(c) for c in "ab"] == [9, 500] and d.category_caps == {"b": 500}
+    d = load_config(write(tmp_path, f"{TABLE}, features: [a], max_categories: {{'*': 9}}}}\n"))
+    assert d.data.default_category_cap == 9 and d.data.category_caps == {}
+    d = load_config(write(tmp_path, f"{TABLE}, max_categories: 7}}\n")).data
+    assert (d.category_cap("a"), d.default_category_cap, d.category_caps) == (7, 7, {})
+    cfg = load_config(write(tmp_path, f"{TABLE}, max_categories: {{b: 500}}}}\n"))
+    assert load_config(write(tmp_path, cfg.to_yaml(), "again.yaml")).data == cfg.data
 
 
 def test_table_keys_apply_to_tables_only(tmp_path: Path) -> None:

@@ -389,6 +389,68 @@ def plan_rows(values: Sequence[str]) -> list[list[object]]:
 PLANS = ["a"] * 5 + ["b"] * 4 + ["d"] * 2 + ["c"] * 2 + ["e", ""]
 
 
+def test_max_categories_of_one_column(tmp_path: Path) -> None:
+    """A column's own cap (`max_categories: {COLUMN: N}`); the others keep 50, or `*`'s."""
+    rows = [[p, p.upper() or "Z", i % 2] for i, (p, _) in enumerate(plan_rows(PLANS))]
+    path = table_csv(tmp_path / "p.csv", ["plan", "tier", "y"], rows)
+    plan3 = ["plan=a", "plan=b", "plan=c", f"plan={MISSING_SLOT}", f"plan={OTHER_SLOT}"]
+    tier = ["tier=A", "tier=B", "tier=C", "tier=D", "tier=E", "tier=Z"]
+    assert load(csv_cfg(path, max_categories={"plan": 3})).feature_names == plan3 + tier
+    got = load(csv_cfg(path, max_categories={"plan": 3, "*": 1})).feature_names
+    assert got == [*plan3, "tier=A", f"tier={OTHER_SLOT}"]
+    full = load(csv_cfg(path, max_categories={"tier": 2, "plan": 100}))
+    assert full.feature_names[:6] == [
+        "plan=a",
+        "plan=b",
+        "plan=c",
+        "plan=d",
+        "plan=e",
+        "plan=<missing>",
+    ]
+    assert full.feature_names[6:] == ["tier=A", "tier=B", f"tier={OTHER_SLOT}"]
+    # a column of numbers read as categories, every value its own input
+    rows = [[i % 60, i % 2] for i in range(240)]
+    path = table_csv(tmp_path / "n.csv", ["group", "y"], rows)
+    ds = load(csv_cfg(path, categorical=["group"], max_categories={"group": 60}))
+    assert ds.n_features == 60 and OTHER_SLOT not in "".join(ds.feature_names)
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            {"max_categories": {"age": 5}},
+            "data.max_categories names column 'age', a column of numbers; list it in "
+            "data.categorical too to read it as categories",
+        ),
+        (
+            {"max_categories": {"member": 5}},
+            "data.max_categories names column 'member', a column of booleans",
+        ),
+        (
+            {"max_categories": {"id": 5}},
+            "data.max_categories names column 'id', which is left out (row numbers (distinct",
+        ),
+        (
+            {"max_categories": {"plna": 5}},
+            "data.max_categories names column 'plna', which the file does not have; did you "
+            "mean 'plan'?",
+        ),
+        ({"categorical": ["cty"]}, "data.categorical names column 'cty', which the file does"),
+        ({"numeric": ["agee"]}, "data.numeric names column 'agee', which the file does not"),
+        ({"exclude": ["zz"]}, "data.exclude names column 'zz', which the file does not have"),
+    ],
+)
+def test_a_column_a_key_names_must_be_one_it_can_apply_to(
+    tmp_path: Path, keys: dict[str, Any], message: str
+) -> None:
+    header = ["id", "age", "plan", "member", "y"]
+    rows = [[i, 20 + i % 30, "abc"[i % 3], str(i % 2 == 1).lower(), i % 2] for i in range(40)]
+    path = table_csv(tmp_path / "t.csv", header, rows)
+    err = data_error(lambda: load(csv_cfg(path, **keys)))
+    assert err.message.startswith(f"{path}: {message}")
+
+
 def test_slots_most_frequent_first_ties_by_value_then_missing(tmp_path: Path) -> None:
     path = table_csv(tmp_path / "p.csv", ["plan", "y"], plan_rows(PLANS))
     ds = load(csv_cfg(path))

@@ -20,11 +20,17 @@ def block(nums: list[list[float]], **text: list[str | None]) -> RawBlock:
     return RawBlock(len(x), x, names, {k: pa.array(v, pa.string()) for k, v in text.items()})
 
 
-def fitted(impute: str = "median", max_categories: int = 50) -> Preprocessor:
+def fitted(
+    impute: str = "median", max_categories: int = 50, caps: dict[str, int] | None = None
+) -> Preprocessor:
     cols = [ColumnSpec("age", "numeric"), ColumnSpec("plan", "categorical"),
             ColumnSpec("bal", "numeric")]  # fmt: skip
     pre = Preprocessor.for_table(
-        cols, [LabelMap("y", "binary")], impute=impute, max_categories=max_categories
+        cols,
+        [LabelMap("y", "binary")],
+        impute=impute,
+        max_categories=max_categories,
+        category_caps=caps,
     )
     train = block(
         [[30, 1], [NAN, 2], [50, 3], [40, 4], [20, 5]],
@@ -47,6 +53,16 @@ def test_inputs_fills_and_slots() -> None:
     strict = Preprocessor.for_table([ColumnSpec("age", "numeric")], [], impute="error")
     strict.fit_block(block([[30], [50]]))
     assert strict.columns[0].fill is None and strict.feature_names == ["age"]
+
+
+def test_a_column_s_own_cap_wins_over_max_categories() -> None:
+    assert fitted(max_categories=1, caps={"plan": 2}).columns[1].categories == ["basic", "gold"]
+    assert fitted(max_categories=50, caps={"plan": 1}).columns[1].categories == ["basic"]
+    assert fitted(max_categories=1, caps={"other": 5}).columns[1].categories == ["basic"]
+    # the caps are a fit parameter: the state keeps the vocabularies and max_categories
+    meta, arrays = fitted(max_categories=1, caps={"plan": 2}).state()
+    again = Preprocessor.from_state(meta, arrays)
+    assert again.columns[1].categories == ["basic", "gold"] and again.max_categories == 1
 
 
 def test_encode_standardizes_numbers_only_and_counts_unseen() -> None:
