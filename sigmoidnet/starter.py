@@ -375,9 +375,7 @@ def starter(data: str, labels: list[str], out: str | None = None) -> Starter:
     config = _config(data, folder, ds, source, delimiter, positive, settings, cfg)
     text = _render(data, config, ds, chosen, settings, n, n_train, groups)
     _check_reads_back(text, config)
-    notes = [
-        f"{data}: column {g.name!r} read as categories: {g.what}" for g in groups
-    ]
+    notes = [f"{data}: column {g.name!r} read as categories: {g.what}" for g in groups]
     for note in ds.notes:
         note = note.replace(str(cfg.path), data)
         for name, why in stray.items():
